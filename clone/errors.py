@@ -1,0 +1,39 @@
+"""Domain errors. Each message says what went wrong and how to fix it.
+
+Library code raises these; the edges translate them (the CLI into ``click.ClickException``,
+the UI into ``gr.Error`` or a polite in-persona message).
+"""
+
+from __future__ import annotations
+
+
+class CloneError(Exception):
+    """Base class for every error this project raises on purpose."""
+
+
+class ConfigError(CloneError):
+    """A setting has a value that cannot be used."""
+
+
+class PersonaError(CloneError):
+    """The persona card is missing or invalid."""
+
+
+class ContentError(CloneError):
+    """A content folder cannot be ingested (missing, empty, nothing readable)."""
+
+
+class IndexNotBuiltError(CloneError):
+    """Retrieval was asked of an index that does not exist yet."""
+
+
+class UnknownBackendError(CloneError):
+    """``CLONE_BACKEND`` names a backend that is not registered."""
+
+
+class SurveyError(CloneError):
+    """A survey submission is incomplete or out of range."""
+
+
+class AccessDeniedError(CloneError):
+    """A protected action was attempted without the right token."""

@@ -1,0 +1,146 @@
+"""The one place that connects the stages: check -> retrieve -> backend -> citations -> reply."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from clone.backends import AnswerRequest, Backend, get_backend
+from clone.config import Settings
+from clone.guardrails import check_message
+from clone.index import KnowledgeBase, Passage, ensure_index
+from clone.persona import Persona, load_persona
+
+log = logging.getLogger(__name__)
+
+_MARKER = re.compile(r"\s?\[(\d{1,2})\]")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A document a reply drew on: path relative to the content folder, title and link."""
+
+    path: str
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply to a fan, with everything needed to show it honestly."""
+
+    text: str
+    sources: list[Source] = field(default_factory=list)
+    abstained: bool = False
+    refused: bool = False
+    reason: str | None = None
+    backend: str = ""
+    done: bool = True
+    ai_generated: bool = True  # always: machine-readable marking of AI output
+
+    def markdown(self, *, show_citations: bool = True) -> str:
+        """The reply as chat Markdown: numbered citation links and a source list."""
+        if not show_citations or not self.sources:
+            return _MARKER.sub("", self.text)
+        text = _MARKER.sub(
+            lambda m: (
+                f" [[{m.group(1)}]]({self.sources[int(m.group(1)) - 1].url or '#'})"
+                if 0 < int(m.group(1)) <= len(self.sources)
+                else ""
+            ),
+            self.text,
+        )
+        lines = [f"{n}. [{s.title}]({s.url})" if s.url else f"{n}. {s.title}" for n, s in enumerate(self.sources, 1)]
+        return text + "\n\n**Sources**\n" + "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready form for the API and the eval command."""
+        data = asdict(self)
+        data.pop("done")
+        return data
+
+
+def cite(text: str, passages: list[Passage]) -> tuple[str, list[Source]]:
+    """Keep only citation markers that point at retrieved passages, renumbered per source document.
+
+    A marker naming a passage that was not retrieved is removed, so no citation reaches a fan
+    unless its passage was actually given to the backend.
+    """
+    sources: list[Source] = []
+    number: dict[str, int] = {}
+
+    def swap(m: re.Match) -> str:
+        n = int(m.group(1))
+        if not 1 <= n <= len(passages):
+            return ""
+        p = passages[n - 1]
+        if p.source not in number:
+            sources.append(Source(p.source, p.title, p.url))
+            number[p.source] = len(sources)
+        return f" [{number[p.source]}]"
+
+    return _MARKER.sub(swap, text).strip(), sources
+
+
+class Clone:
+    """A creator's clone: persona, knowledge base and backend, ready to answer fans."""
+
+    def __init__(self, settings: Settings, persona: Persona, kb: KnowledgeBase, backend: Backend):
+        self.settings = settings
+        self.persona = persona
+        self.kb = kb
+        self.backend = backend
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        content_dir: Path | None = None,
+        persona: Persona | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> Clone:
+        """Load the persona, build or reuse the index, and pick the backend named in the settings."""
+        persona = persona or load_persona(settings.creator_dir)
+        content_dir = content_dir or settings.creator_dir / "content"
+        report = ensure_index(content_dir, settings, progress=progress)
+        return cls(settings, persona, report.kb, get_backend(settings.backend, settings))
+
+    def retrieve(self, question: str) -> list[Passage]:
+        """Passages that clear the relevance floor, best first."""
+        hits = self.kb.search(question, k=self.settings.top_k)
+        return [p for p in hits if p.score >= self.settings.relevance_floor]
+
+    def stream(self, message: str | None, history: list[tuple[str, str]] | None = None) -> Iterator[Reply]:
+        """Yield growing partial replies, then the final one (``done=True``)."""
+        base = Reply(text="", backend=self.backend.name, done=False)
+        verdict = check_message(message, name=self.persona.name, max_chars=self.settings.max_message_chars)
+        if not verdict.ok:
+            yield replace(base, text=verdict.reply, reason=verdict.reason, done=True)
+            return
+        passages = self.retrieve(verdict.text)
+        if not passages:
+            yield replace(
+                base, text=self.persona.no_answer_message, abstained=True, reason="no_relevant_content", done=True
+            )
+            return
+        request = AnswerRequest(question=verdict.text, passages=passages, persona=self.persona, history=history or [])
+        raw = ""
+        for piece in self.backend.stream(request):
+            raw += piece
+            text, sources = cite(raw, passages)
+            yield replace(base, text=text, sources=sources)
+        text, sources = cite(raw, passages)
+        if not text or not sources:
+            # A reply that cites nothing we retrieved is not grounded: say so instead of guessing.
+            yield replace(base, text=self.persona.no_answer_message, abstained=True, reason="ungrounded", done=True)
+            return
+        yield replace(base, text=text, sources=sources, done=True)
+
+    def answer(self, message: str | None, history: list[tuple[str, str]] | None = None) -> Reply:
+        """The final reply to ``message`` (the last item of :meth:`stream`)."""
+        *_, final = self.stream(message, history)
+        return final

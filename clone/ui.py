@@ -1,0 +1,213 @@
+"""The Gradio app: chat, survey and researcher export under an AI banner that cannot be removed.
+
+``build_app`` returns the Blocks and never launches it. Event handlers are plain functions on
+:class:`Handlers`, so tests call them directly.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from clone import __version__
+from clone.config import ASSETS_DIR, Settings, load_settings
+from clone.errors import AccessDeniedError, CloneError, SurveyError
+from clone.guardrails import disclosure
+from clone.pipeline import Clone
+from clone.survey import Instrument, SurveyStore, write_export
+
+log = logging.getLogger(__name__)
+
+CSS_PATH = ASSETS_DIR / "style.css"
+HISTORY_TURNS = 10  # turns of conversation kept per fan session
+
+
+def banner_html(clone: Clone) -> str:
+    """The AI disclosure banner. Built from the persona alone: no setting or flag is consulted."""
+    persona = clone.persona
+    text = html.escape(disclosure(persona.name)).replace("**", "")
+    fictional = (
+        f"<p class='clone-fictional'>{html.escape(persona.name)} is a fictional creator made up for this demo.</p>"
+        if persona.fictional
+        else ""
+    )
+    return (
+        "<div id='ai-banner' class='clone-banner' role='note' aria-label='AI disclosure'>"
+        f"<strong>AI</strong> <span>{text}</span>{fictional}</div>"
+    )
+
+
+@dataclass
+class Handlers:
+    """Event handlers, plain functions over the clone and the survey store."""
+
+    clone: Clone
+    store: SurveyStore
+    instrument: Instrument
+    settings: Settings
+
+    # --- chat -------------------------------------------------------------------------
+    def respond(
+        self, message: str, chat: list[dict], history: list[tuple[str, str]] | None
+    ) -> Iterator[tuple[list[dict], str, list[tuple[str, str]]]]:
+        """Stream a reply into the chat. Yields (chat messages, cleared textbox, history)."""
+        history = list(history or [])
+        chat = list(chat or []) + [{"role": "user", "content": message or ""}]
+        reply = None
+        try:
+            for reply in self.clone.stream(message, history):
+                yield chat + [{"role": "assistant", "content": reply.markdown()}], "", history
+        except CloneError as exc:
+            log.warning("chat failed: %s", exc)
+            text = "Sorry, something went wrong on my side. Please try again in a moment."
+            yield chat + [{"role": "assistant", "content": text}], "", history
+            return
+        if reply is not None:
+            history = (history + [(message, reply.text)])[-HISTORY_TURNS:]
+            yield chat + [{"role": "assistant", "content": reply.markdown()}], "", history
+
+    def chat_api(self, message: str) -> dict:
+        """Answer one message. Returns the reply text, its sources, and flags; ``ai_generated`` is always true."""
+        reply = self.clone.answer(message)
+        data = reply.to_dict()
+        data["markdown"] = reply.markdown()
+        data["disclosure"] = disclosure(self.clone.persona.name).replace("**", "")
+        return data
+
+    # --- survey -----------------------------------------------------------------------
+    def submit_survey(self, *values) -> str:
+        """Store one survey response. Takes every item's answer (1-7) in order, then the free-text comment."""
+        *answers, free_text = values
+        try:
+            pid = self.store.submit(
+                self.instrument,
+                dict(zip(self.instrument.columns, answers, strict=True)),
+                free_text=free_text or "",
+                persona_id=self.clone.persona.id,
+                app_version=__version__,
+            )
+        except (SurveyError, ValueError) as exc:
+            raise gr.Error(str(exc)) from None
+        return (
+            f"Thank you, your answers are saved. Your participant code is **{pid}**. "
+            "Keep it if you may want your answers deleted later."
+        )
+
+    # --- researchers ------------------------------------------------------------------
+    def export_csv(self, token: str) -> str:
+        """Write all survey responses to a CSV file and return its path (needs the research token)."""
+        try:
+            self.check_token(token)
+        except AccessDeniedError as exc:
+            raise gr.Error(str(exc)) from None
+        return str(write_export(self.instrument, self.store.responses(), self.settings.export_dir))
+
+    def check_token(self, token: str | None) -> None:
+        """Raise ``AccessDeniedError`` unless ``token`` matches ``CLONE_RESEARCH_TOKEN``."""
+        expected = self.settings.research_token
+        if not expected:
+            raise AccessDeniedError("The export is disabled: set CLONE_RESEARCH_TOKEN and restart the app.")
+        if not secrets.compare_digest((token or "").encode(), expected.encode()):
+            raise AccessDeniedError("That token is not right.")
+
+
+def avatar_path(settings: Settings) -> str | None:
+    """The creator's avatar (``avatar.png`` in the creator folder), if there is one."""
+    path = Path(settings.creator_dir) / "avatar.png"
+    return str(path) if path.is_file() else None
+
+
+def build_app(clone: Clone, store: SurveyStore, instrument: Instrument, settings: Settings) -> gr.Blocks:
+    """Build the fan-facing app. The caller launches it (see ``launch_options``)."""
+    h = Handlers(clone, store, instrument, settings)
+    persona = clone.persona
+    with gr.Blocks(title=f"AI clone of {persona.name}") as app:
+        gr.HTML(banner_html(clone))
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                chatbot = gr.Chatbot(
+                    value=[{"role": "assistant", "content": persona.greeting}],
+                    label=f"AI clone of {persona.display_name}",
+                    avatar_images=(None, avatar_path(settings)),
+                    elem_id="clone-chat",
+                    height=480,
+                    buttons=["copy"],
+                    feedback_options=None,
+                )
+                history = gr.State([])
+                with gr.Row():
+                    box = gr.Textbox(
+                        placeholder=f"Ask {persona.name}'s AI clone a question",
+                        show_label=False,
+                        max_lines=6,
+                        scale=5,
+                        elem_id="chat-input",
+                    )
+                    send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
+                for trigger in (box.submit, send.click):
+                    trigger(
+                        h.respond,
+                        [box, chatbot, history],
+                        [chatbot, box, history],
+                        api_visibility="private",
+                    )
+            with gr.Tab("Survey", id="survey"):
+                gr.Markdown(
+                    "### How did the AI clone feel to you?\n"
+                    "Your answers are anonymous: we store them with a random code and the time, nothing else "
+                    "(no name, e-mail or IP address). Every question is required except the comment."
+                )
+                choices = [
+                    (instrument.scale.label(v), v) for v in range(instrument.scale.min, instrument.scale.max + 1)
+                ]
+                radios = [
+                    gr.Radio(choices=choices, label=f"{n}. {q.item.text}", elem_id=f"survey-{q.column}")
+                    for n, q in enumerate(instrument.questions, 1)
+                ]
+                comment = gr.Textbox(
+                    label="Anything else you want to tell us? (optional)", lines=3, elem_id="survey-comment"
+                )
+                submit = gr.Button("Submit answers", variant="primary", elem_id="survey-submit")
+                thanks = gr.Markdown(elem_id="survey-thanks")
+                submit.click(h.submit_survey, [*radios, comment], thanks, api_name="submit_survey")
+            with gr.Tab("Researchers", id="research"):
+                if settings.research_token:
+                    gr.Markdown("Download every survey response as CSV (UTF-8, one row per participant).")
+                    token = gr.Textbox(label="Research token", type="password", elem_id="research-token")
+                    export = gr.Button("Download responses (CSV)", elem_id="research-export")
+                    csv_file = gr.File(label="Survey responses", elem_id="research-file")
+                    export.click(h.export_csv, token, csv_file, api_name="export_responses")
+                else:
+                    gr.Markdown(
+                        "The survey export is switched off. Set `CLONE_RESEARCH_TOKEN` to a long random value "
+                        "(for example in `.env`) and restart the app; then enter the token here to download."
+                    )
+        gr.Markdown(
+            f"<div class='clone-footer'>AI clone of {html.escape(persona.display_name)} · answers by the "
+            f"<code>{clone.backend.name}</code> backend from {clone.kb.size} indexed passages"
+            f" · version {__version__}</div>"
+        )
+        gr.api(h.chat_api, api_name="chat")
+    app.queue(default_concurrency_limit=4)
+    return app
+
+
+def launch_options() -> dict:
+    """Keyword arguments for ``launch()``: Gradio 6 takes theme and CSS there."""
+    return {"css": CSS_PATH.read_text(encoding="utf-8") if CSS_PATH.is_file() else None}
+
+
+def create_app(settings: Settings | None = None) -> gr.Blocks:
+    """Load settings, build or reuse the index, open the survey store, and build the app."""
+    from clone.survey import load_instrument
+
+    settings = settings or load_settings()
+    clone = Clone.from_settings(settings, progress=lambda msg: print(msg, flush=True))
+    store = SurveyStore(settings.survey_db)
+    return build_app(clone, store, load_instrument(), settings)
