@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 from clone.errors import ConfigError
 
@@ -44,7 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONE_TOP_K", "4", "How many passages are retrieved for each question.", int, 1, 20),
     Setting(
         "CLONE_RELEVANCE_FLOOR",
-        "0.40",
+        "0.35",
         "Cosine similarity a passage needs to count as relevant; below it the clone abstains.",
         float,
         0.0,
@@ -131,7 +131,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
     """Resolve every setting from ``env`` (default: ``os.environ`` plus ``.env``) or its default."""
     if env is None:
         if dotenv:
-            load_dotenv(override=False)
+            load_dotenv(find_dotenv(usecwd=True), override=False)
         env = os.environ
     values = {}
     for setting in SETTINGS:

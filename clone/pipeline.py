@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from clone.backends import AnswerRequest, Backend, get_backend
@@ -57,10 +57,20 @@ class Reply:
         return text + "\n\n**Sources**\n" + "\n".join(lines)
 
     def to_dict(self) -> dict:
-        """A JSON-ready form for the API and the eval command."""
-        data = asdict(self)
-        data.pop("done")
-        return data
+        """A JSON-ready form for the API.
+
+        Sources name their file under ``document`` (a ``path`` key would make gradio_client
+        mistake them for files to download).
+        """
+        return {
+            "text": self.text,
+            "sources": [{"document": s.path, "title": s.title, "url": s.url} for s in self.sources],
+            "abstained": self.abstained,
+            "refused": self.refused,
+            "reason": self.reason,
+            "backend": self.backend,
+            "ai_generated": self.ai_generated,
+        }
 
 
 def cite(text: str, passages: list[Passage]) -> tuple[str, list[Source]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -208,6 +209,8 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
     from clone.survey import load_instrument
 
     settings = settings or load_settings()
+    # Gradio copies served files (such as CSV exports) into its temp folder: keep it under CLONE_HOME.
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.home / "gradio-tmp"))
     clone = Clone.from_settings(settings, progress=lambda msg: print(msg, flush=True))
     store = SurveyStore(settings.survey_db)
     return build_app(clone, store, load_instrument(), settings)

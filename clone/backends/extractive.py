@@ -1,14 +1,18 @@
 """The offline default: answer with the creator's own sentences.
 
-It picks the sentences most similar to the question across the retrieved passages (not whole
-chunks), keeps them in the order they were said, and adds a lead-in from the persona card.
-Every word it outputs is the creator's or the persona card's: it cannot invent a fact.
+It scores every sentence of the retrieved passages against the question (meaning through
+embeddings, shared words, and the passage's own relevance), takes the best few, each with the
+sentence that follows it, and says them in the order the creator said them, after a lead-in
+from the persona card. Every word
+it outputs is the creator's or the persona card's: it cannot invent a fact.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,16 +21,36 @@ import numpy as np
 from clone.backends.base import AnswerRequest
 from clone.index import get_embeddings
 
-# A sentence ends at . ! or ? (optionally followed by a closing quote or bracket) before white space.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
+# A sentence ends at . ! or ? (and any closing quote or bracket) before white space and a capital.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[*]*[A-Z0-9])")
+_HEADING = re.compile(r"^#{1,6}\s+(.*)$")
+_LIST_MARKER = re.compile(r"^([-*+]|\d+[.)])\s+")
 # Sentences that lean on the one before them ("It ...", "That's why ...") need it for sense.
 _BACK_REFERENCE = re.compile(
-    r"^(it|its|it's|that|that's|this|these|those|they|them|so|but|and|also|then|which)\b", re.I
+    r"^\W*(it|its|it's|that|that's|this|these|those|they|them|so|but|and|also|then|which)\b", re.I
 )
-MAX_SENTENCES = 3
-MAX_CHARS = 650
-# Sentences scoring within this margin of the best one are kept too.
-KEEP_MARGIN = 0.10
+# Talk about the video itself rather than the topic ("today I'll show you", "subscribe").
+_META = re.compile(
+    r"\b(today|in this video|this video|let's talk|let me show|i'll show you|subscribe|welcome back|"
+    r"hi everyone|hey everyone|hello everyone|see you next)\b",
+    re.I,
+)
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_STOPWORDS = frozenset(
+    """a about above after again all am an and any are as at be because been before being below between both but
+    by can could did do does doing don't down during each few for from further had has have having he her here
+    hers him his how i i'd i'll i'm i've if in into is it it's its just me more most my no nor not now of off on
+    once only or other our out over own same she should so some such than that that's the their them then there
+    these they this those through to too under until up very was we were what what's when where which while who
+    whom why will with would you you're your yours yourself ever really get got any anything thing things much
+    many one ones like also still even
+    whats hows wheres whos""".split()
+)
+
+# Up to this many best sentences are picked, each with its neighbours, within MAX_CHARS.
+MAX_PICKS = 4
+MAX_CHARS = 700
+W_DENSE, W_LEXICAL, W_PASSAGE, META_PENALTY = 0.6, 0.25, 0.15, 0.08
 
 
 @dataclass(frozen=True)
@@ -34,23 +58,68 @@ class _Sentence:
     passage: int  # 0-based position in request.passages
     position: int  # order inside the passage
     text: str
+    context: str  # the heading the sentence stands under, if any (used for scoring, never said)
 
 
 def split_sentences(text: str) -> list[str]:
     """Split a passage into sentences, line by line, dropping Markdown headings and list markers."""
-    out: list[str] = []
+    return [s.text for s in _sentences(text, 0)]
+
+
+def _sentences(text: str, passage: int) -> list[_Sentence]:
+    out: list[_Sentence] = []
+    heading = ""
     for line in text.splitlines():
         line = line.strip()
-        if not line or line.startswith("#"):
+        if not line:
             continue
-        line = re.sub(r"^([-*+]|\d+[.)])\s+", "", line)
-        out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+        match = _HEADING.match(line)
+        if match:
+            heading = match.group(1).strip()
+            continue
+        line = _LIST_MARKER.sub("", line)
+        for piece in _SENTENCE_END.split(line):
+            if piece.strip():
+                out.append(_Sentence(passage, len(out), piece.strip(), heading))
     return out
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ies", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def _terms(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
 
 
 def _usable(sentence: str) -> bool:
     """Whole statements only: no questions, fragments or walls of text."""
-    return len(sentence.split()) >= 4 and not sentence.rstrip("\"')").endswith("?") and len(sentence) <= 500
+    return len(sentence.split()) >= 4 and not sentence.rstrip("\"')*").endswith("?") and len(sentence) <= 500
+
+
+class _EmbeddingCache:
+    """Bounded, thread-safe cache of sentence vectors: popular passages are embedded once."""
+
+    def __init__(self, size: int = 20_000):
+        self.size = size
+        self._data: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def vectors(self, embeddings, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._data]
+        if missing:
+            new = np.asarray(embeddings.embed_documents(missing), dtype=np.float32)
+            with self._lock:
+                for text, vector in zip(missing, new, strict=True):
+                    self._data[text] = vector
+                while len(self._data) > self.size:
+                    self._data.popitem(last=False)
+        with self._lock:
+            return np.stack([self._data[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
 
 
 class ExtractiveBackend:
@@ -60,48 +129,73 @@ class ExtractiveBackend:
 
     def __init__(self, embedding_model: str = ""):
         self.embedding_model = embedding_model
+        self._cache = _EmbeddingCache()
 
-    def select(self, request: AnswerRequest) -> list[_Sentence]:
-        """The sentences that answer the question, in the order they will be said."""
-        by_passage = [split_sentences(p.text) for p in request.passages]
+    def _candidates(self, request: AnswerRequest) -> tuple[list[list[_Sentence]], list[_Sentence]]:
+        """Every passage's sentences, and the usable ones (deduplicated across overlapping chunks)."""
+        by_passage = [_sentences(p.text, i) for i, p in enumerate(request.passages)]
         candidates: list[_Sentence] = []
         seen: set[str] = set()
-        for pi, sentences in enumerate(by_passage):
-            for si, sentence in enumerate(sentences):
-                key = re.sub(r"\W+", " ", sentence.lower()).strip()
-                if _usable(sentence) and key not in seen:
+        for sentences in by_passage:
+            for s in sentences:
+                key = re.sub(r"\W+", " ", s.text.lower()).strip()
+                if _usable(s.text) and key not in seen:
                     seen.add(key)
-                    candidates.append(_Sentence(pi, si, sentence))
+                    candidates.append(s)
+        return by_passage, candidates
+
+    def score(self, request: AnswerRequest, candidates: list[_Sentence]) -> np.ndarray:
+        """How well each sentence answers the question: meaning, shared words, passage relevance."""
+        embeddings = get_embeddings(self.embedding_model)
+        texts = [f"{c.context} {c.text}" if c.context else c.text for c in candidates]
+        dense = self._cache.vectors(embeddings, texts) @ np.asarray(
+            embeddings.embed_query(request.question), dtype=np.float32
+        )
+        terms = _terms(request.question)
+        lexical = np.array([len(terms & _terms(t)) / len(terms) if terms else 0.0 for t in texts])
+        passage = np.array([request.passages[c.passage].score for c in candidates])
+        meta = np.array([bool(_META.search(c.text)) for c in candidates], dtype=float)
+        return W_DENSE * dense + W_LEXICAL * lexical + W_PASSAGE * passage - META_PENALTY * meta
+
+    def select(self, request: AnswerRequest) -> list[_Sentence]:
+        """The sentences that answer the question, in the order they will be said.
+
+        The best-scoring sentences each bring the sentence that follows them (an answer often
+        comes right after the sentence that names the topic), and a sentence that refers back
+        ("It stays damp...") brings the one before it.
+        """
+        by_passage, candidates = self._candidates(request)
         if not candidates:
             return []
-        embeddings = get_embeddings(self.embedding_model)
-        vectors = np.asarray(embeddings.embed_documents([c.text for c in candidates]))
-        query = np.asarray(embeddings.embed_query(request.question))
-        similarity = vectors @ query
-        passage_score = np.array([request.passages[c.passage].score for c in candidates])
-        score = 0.7 * similarity + 0.3 * passage_score
-        order = np.argsort(-score)
-        best = score[order[0]]
-        chosen: list[_Sentence] = []
-        passage_best: dict[int, float] = {}
-        length = 0
-        for i in order:
-            if len(chosen) >= MAX_SENTENCES or score[i] < best - KEEP_MARGIN:
+        score = self.score(request, candidates)
+        chosen: dict[tuple[int, int], _Sentence] = {}
+        passage_rank: dict[int, int] = {}
+
+        def neighbour(s: _Sentence, step: int) -> _Sentence | None:
+            n = s.position + step
+            sentences = by_passage[s.passage]
+            return sentences[n] if 0 <= n < len(sentences) and _usable(sentences[n].text) else None
+
+        picked = 0
+        for i in np.argsort(-score):
+            if picked >= MAX_PICKS:
                 break
-            c = candidates[i]
-            if length + len(c.text) > MAX_CHARS and chosen:
+            s = candidates[i]
+            group = [s]
+            if _BACK_REFERENCE.match(s.text) and (before := neighbour(s, -1)):
+                group.insert(0, before)
+            if after := neighbour(s, +1):
+                group.append(after)
+            new = [g for g in group if (g.passage, g.position) not in chosen]
+            length = sum(len(c.text) for c in chosen.values()) + sum(len(g.text) for g in new)
+            if not new or (chosen and length > MAX_CHARS):
                 continue
-            chosen.append(c)
-            passage_best.setdefault(c.passage, float(score[i]))
-            length += len(c.text)
-        # Give a sentence that refers back ("It stays damp...") the sentence it refers to.
-        for c in list(chosen):
-            if _BACK_REFERENCE.match(c.text) and c.position > 0:
-                prev = by_passage[c.passage][c.position - 1]
-                if _usable(prev) and all(x.text != prev for x in chosen):
-                    chosen.append(_Sentence(c.passage, c.position - 1, prev))
+            for g in new:
+                chosen[(g.passage, g.position)] = g
+                passage_rank.setdefault(g.passage, len(passage_rank))
+            picked += 1
         # Best passage first; inside a passage, the order the creator said things in.
-        return sorted(chosen, key=lambda c: (-passage_best[c.passage], c.position))
+        return sorted(chosen.values(), key=lambda s: (passage_rank[s.passage], s.position))
 
     def stream(self, request: AnswerRequest) -> Iterator[str]:
         """Yield the lead-in, then each group of sentences followed by its citation marker."""
@@ -111,13 +205,14 @@ class ExtractiveBackend:
         lead = _lead_in(request)
         if lead:
             yield lead + " "
-        groups: list[tuple[int, list[str]]] = []
-        for c in chosen:
-            if groups and groups[-1][0] == c.passage:
-                groups[-1][1].append(c.text)
+        groups: list[tuple[str, int, list[str]]] = []  # (source document, passage, sentences)
+        for s in chosen:
+            source = request.passages[s.passage].source
+            if groups and groups[-1][0] == source:
+                groups[-1][2].append(s.text)
             else:
-                groups.append((c.passage, [c.text]))
-        for n, (passage, texts) in enumerate(groups):
+                groups.append((source, s.passage, [s.text]))
+        for n, (_, passage, texts) in enumerate(groups):
             yield ("" if n == 0 else " ") + " ".join(texts) + f" [{passage + 1}]"
 
 

@@ -52,4 +52,8 @@ def write_export(instrument: Instrument, responses: list[StoredResponse], folder
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
         fh.write(responses_csv(instrument, responses))
     os.replace(tmp, target)
+    # Keep only the newest export: older copies of the data should not pile up on disk.
+    for old in folder.glob("survey-responses-*.csv"):
+        if old != target:
+            old.unlink(missing_ok=True)
     return target

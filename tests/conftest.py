@@ -1,0 +1,128 @@
+"""Shared fixtures. Every test gets its own CLONE_HOME under tmp_path; the demo index is built
+once per session with the real embedding model and copied into each home that needs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from clone.config import DEMO_CREATOR_DIR, PROJECT_ROOT, Settings, load_settings
+from clone.index import ensure_index
+from clone.pipeline import Clone
+
+DATA = Path(__file__).parent / "data"
+DEMO_CONTENT = DEMO_CREATOR_DIR / "content"
+RESEARCH_TOKEN = "test-research-token-0123456789"
+
+
+def make_settings(home: Path, **env: str) -> Settings:
+    """Settings from an explicit environment only (no .env, no os.environ)."""
+    return load_settings({"CLONE_HOME": str(home), **env}, dotenv=False)
+
+
+@pytest.fixture(scope="session")
+def demo_index_home(tmp_path_factory) -> Path:
+    """A home holding the demo creator's index, built once for the whole session."""
+    home = tmp_path_factory.mktemp("demo-index-home")
+    ensure_index(DEMO_CONTENT, make_settings(home))
+    return home
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Settings with a fresh home inside this test's tmp_path."""
+    return make_settings(tmp_path / "home", CLONE_RESEARCH_TOKEN=RESEARCH_TOKEN)
+
+
+@pytest.fixture
+def demo_clone(settings, demo_index_home) -> Clone:
+    """The demo creator's clone, its index copied into this test's home."""
+    shutil.copytree(demo_index_home / "index", settings.index_dir)
+    return Clone.from_settings(settings)
+
+
+@pytest.fixture(scope="session")
+def demo_questions() -> list[dict]:
+    """The demo creator's question set."""
+    lines = (DATA / "demo_questions.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, demo_index_home):
+    """``python app.py`` running on 127.0.0.1 with the demo creator; yields (url, home)."""
+    home = tmp_path_factory.mktemp("server-home")
+    shutil.copytree(demo_index_home / "index", home / "index")
+    port = free_port()
+    env = {
+        **os.environ,
+        "CLONE_HOME": str(home),
+        "CLONE_RESEARCH_TOKEN": RESEARCH_TOKEN,
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    log = (home / "server.log").open("w")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app.py exited early:\n{(home / 'server.log').read_text()}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"app.py did not serve within 180 s:\n{(home / 'server.log').read_text()}") from None
+            time.sleep(0.5)
+    yield url, home
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture
+def tiny_content(tmp_path) -> Path:
+    """A small content folder written by the test, for a creator unlike the demo one."""
+    folder = tmp_path / "content"
+    folder.mkdir()
+    (folder / "bread.md").write_text(
+        "---\ntitle: Sourdough basics\nurl: https://example.com/bread\nkind: video\n---\n"
+        "I feed my sourdough starter with rye flour every morning at seven. "
+        "My starter is called Bubbles and it lives on top of the fridge where it stays warm. "
+        "I bake the loaf in a cast iron pot at 250 degrees for the first twenty minutes with the lid on.\n",
+        encoding="utf-8",
+    )
+    (folder / "bikes.txt").write_text(
+        "I ride a green steel touring bicycle to the market on Saturdays. "
+        "I replaced the chain last spring after four thousand kilometres of riding. "
+        "Panniers are better than a backpack because your back stays dry.\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def with_home(settings: Settings, home: Path) -> Settings:
+    """The same settings pointing at another home."""
+    return replace(settings, home=home)

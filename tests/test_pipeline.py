@@ -1,0 +1,112 @@
+import re
+
+from clone.backends import get_backend
+from clone.backends.extractive import split_sentences
+from clone.index import Passage
+from clone.pipeline import Reply, Source, cite
+
+
+def _strip(text: str) -> str:
+    return re.sub(r"\s?\[\d+\]", "", text)
+
+
+def test_answers_from_the_right_document_and_cites_it(demo_clone, demo_questions):
+    factual = [q for q in demo_questions if q["kind"] == "factual"]
+    hits = 0
+    for q in factual:
+        reply = demo_clone.answer(q["question"])
+        hits += any(s.path == q["evidence_doc"] for s in reply.sources)
+    # The evidence document is cited for the large majority of the demo question set.
+    assert hits / len(factual) >= 0.8, f"source hit rate {hits / len(factual):.2f}"
+
+
+def test_specific_answer_cites_its_source_with_link(demo_clone, demo_questions):
+    q = next(q for q in demo_questions if q["kind"] == "factual")
+    reply = demo_clone.answer(q["question"])
+    assert not reply.abstained and reply.sources
+    md = reply.markdown()
+    cited = next(s for s in reply.sources if s.path == q["evidence_doc"])
+    assert f"[{cited.title}]({cited.url})" in md
+    assert cited.url.startswith("https://example.com/")
+
+
+def test_off_topic_questions_abstain_with_the_persona_message(demo_clone, demo_questions):
+    offtopic = [q for q in demo_questions if q["kind"] == "offtopic"]
+    abstained = 0
+    for q in offtopic:
+        reply = demo_clone.answer(q["question"])
+        if reply.abstained:
+            abstained += 1
+            assert reply.text == demo_clone.persona.no_answer_message
+            assert reply.sources == []
+    assert abstained / len(offtopic) >= 0.9
+
+
+def test_extractive_reply_uses_only_the_creators_sentences(demo_clone, demo_questions):
+    persona = demo_clone.persona
+    for q in [q for q in demo_questions if q["kind"] == "factual"][:10]:
+        passages = demo_clone.retrieve(q["question"])
+        reply = demo_clone.answer(q["question"])
+        text = _strip(reply.text)
+        for lead in persona.lead_ins:
+            if text.startswith(lead):
+                text = text[len(lead) :].strip()
+        said = " ".join(" ".join(split_sentences(p.text)) for p in passages)
+        for sentence in split_sentences(text):
+            assert sentence in said, f"not the creator's words: {sentence!r}"
+
+
+def test_replies_stream_in_pieces(demo_clone, demo_questions):
+    q = next(q for q in demo_questions if q["kind"] == "factual")
+    replies = list(demo_clone.stream(q["question"]))
+    assert len(replies) >= 2
+    assert [r.done for r in replies] == [False] * (len(replies) - 1) + [True]
+    assert all(len(a.text) <= len(b.text) for a, b in zip(replies, replies[1:], strict=False))
+
+
+def test_empty_and_overlong_messages_get_clear_replies(demo_clone):
+    empty = demo_clone.answer("   \n\t ")
+    assert empty.reason == "empty" and "empty" in empty.text and not empty.sources
+    long = demo_clone.answer("why?" * 600)
+    assert long.reason == "too_long" and "2400 characters" in long.text and "2000" in long.text
+    assert demo_clone.answer(None).reason == "empty"
+
+
+def test_asked_if_human_it_says_it_is_an_ai(demo_clone):
+    for question in ("Are you a real person?", "am I talking to a bot?", "Is this really Rosa?", "r u human"):
+        reply = demo_clone.answer(question)
+        assert reply.reason == "identity"
+        assert f"AI clone of {demo_clone.persona.name}" in reply.text
+
+
+def test_every_reply_is_marked_ai_generated(demo_clone):
+    for message in ("", "What is the capital of Peru?", "How big is your balcony?"):
+        assert demo_clone.answer(message).to_dict()["ai_generated"] is True
+
+
+def _passage(n: int, source: str) -> Passage:
+    return Passage(id=f"{source}#{n}", text="t", source=source, title=source.upper(), url=f"https://e.com/{source}", score=0.9)
+
+
+def test_citations_to_unretrieved_passages_are_removed_and_sources_renumbered():
+    passages = [_passage(0, "a"), _passage(1, "b"), _passage(2, "a")]
+    text, sources = cite("One [2]. Two [7]. Three [3]. Four [1]. Five [0].", passages)
+    assert text == "One [1]. Two. Three [2]. Four [2]. Five."
+    assert [s.path for s in sources] == ["b", "a"]
+
+
+def test_markdown_links_citations_and_hides_them_on_request():
+    reply = Reply(text="Soil [1] and worms [2]", sources=[Source("a.md", "A", "https://e/a"), Source("b.md", "B", "")])
+    md = reply.markdown()
+    assert md.startswith("Soil [[1]](https://e/a) and worms [[2]](#)")
+    assert "1. [A](https://e/a)\n2. B" in md
+    assert reply.markdown(show_citations=False) == "Soil and worms"
+
+
+def test_unknown_backend_is_a_clear_error(settings):
+    import pytest
+
+    from clone.errors import UnknownBackendError
+
+    with pytest.raises(UnknownBackendError, match="CLONE_BACKEND='nope' is not a known backend; choose one of: extractive"):
+        get_backend("nope", settings)
