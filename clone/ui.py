@@ -29,18 +29,26 @@ CSS_PATH = ASSETS_DIR / "style.css"
 HISTORY_TURNS = 10  # turns of conversation kept per fan session
 
 
+# Inline styles: the banner stays readable even without the app's stylesheet.
+_BANNER_STYLE = "background:#1f2a44;color:#ffffff;border-radius:8px;padding:10px 14px;font-size:15px;line-height:1.45"
+_WHITE = "color:#ffffff"
+_TAG_STYLE = "background:#ffcc00;color:#1f2a44;border-radius:4px;padding:1px 6px;margin-right:6px;font-weight:700"
+
+
 def banner_html(clone: Clone) -> str:
     """The AI disclosure banner. Built from the persona alone: no setting or flag is consulted."""
     persona = clone.persona
     text = html.escape(disclosure(persona.name)).replace("**", "")
     fictional = (
-        f"<p class='clone-fictional'>{html.escape(persona.name)} is a fictional creator made up for this demo.</p>"
+        f"<p class='clone-fictional' style='{_WHITE};margin:4px 0 0;font-size:13px'>"
+        f"{html.escape(persona.name)} is a fictional creator made up for this demo.</p>"
         if persona.fictional
         else ""
     )
     return (
-        "<div id='ai-banner' class='clone-banner' role='note' aria-label='AI disclosure'>"
-        f"<strong>AI</strong> <span>{text}</span>{fictional}</div>"
+        f"<div id='ai-banner' class='clone-banner' role='note' aria-label='AI disclosure' style='{_BANNER_STYLE}'>"
+        f"<strong class='clone-ai-tag' style='{_TAG_STYLE}'>AI</strong> <span style='{_WHITE}'>{text}</span>"
+        f"{fictional}</div>"
     )
 
 

@@ -85,7 +85,9 @@ def test_every_reply_is_marked_ai_generated(demo_clone):
 
 
 def _passage(n: int, source: str) -> Passage:
-    return Passage(id=f"{source}#{n}", text="t", source=source, title=source.upper(), url=f"https://e.com/{source}", score=0.9)
+    return Passage(
+        id=f"{source}#{n}", text="t", source=source, title=source.upper(), url=f"https://e.com/{source}", score=0.9
+    )
 
 
 def test_citations_to_unretrieved_passages_are_removed_and_sources_renumbered():
@@ -108,5 +110,7 @@ def test_unknown_backend_is_a_clear_error(settings):
 
     from clone.errors import UnknownBackendError
 
-    with pytest.raises(UnknownBackendError, match="CLONE_BACKEND='nope' is not a known backend; choose one of: extractive"):
+    with pytest.raises(
+        UnknownBackendError, match="CLONE_BACKEND='nope' is not a known backend; choose one of: extractive"
+    ):
         get_backend("nope", settings)

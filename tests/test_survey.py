@@ -48,7 +48,13 @@ def test_database_is_wal_and_migrated(store, settings):
         columns = [r[1] for r in db.execute("PRAGMA table_info(responses)")]
     # Nothing that identifies a person: no IP address, name or e-mail column.
     assert columns == [
-        "participant_id", "submitted_at", "persona_id", "instrument", "instrument_version", "app_version", "free_text"
+        "participant_id",
+        "submitted_at",
+        "persona_id",
+        "instrument",
+        "instrument_version",
+        "app_version",
+        "free_text",
     ]
     SurveyStore(settings.survey_db)  # reopening runs no migration twice
     assert store.schema_version == len(MIGRATIONS)
@@ -77,15 +83,17 @@ def test_overlong_comment_is_refused(store, instrument):
 
 def test_csv_is_byte_exact(instrument):
     rows = [
-        StoredResponse("a1", "2026-01-02T03:04:05Z", "demo", "1.0", "0.1.0", "Loved it, \"really\"", answers(instrument, 7)),
-        StoredResponse("b2", "2026-01-02T04:00:00Z", "demo", "1.0", "0.1.0", "=HYPERLINK(\"x\")", answers(instrument, 1)),
+        StoredResponse(
+            "a1", "2026-01-02T03:04:05Z", "demo", "1.0", "0.1.0", 'Loved it, "really"', answers(instrument, 7)
+        ),
+        StoredResponse("b2", "2026-01-02T04:00:00Z", "demo", "1.0", "0.1.0", '=HYPERLINK("x")', answers(instrument, 1)),
     ]
     expected = (
         "participant_id,submitted_at,persona_id,app_version,instrument_version,"
         "clone_comfort_01,clone_comfort_02R,clone_trust_01,clone_trust_02,"
         "clone_authenticity_01,clone_authenticity_02R,clone_acceptance_01,free_text\r\n"
         'a1,2026-01-02T03:04:05Z,demo,0.1.0,1.0,7,7,7,7,7,7,7,"Loved it, ""really"""\r\n'
-        "b2,2026-01-02T04:00:00Z,demo,0.1.0,1.0,1,1,1,1,1,1,1,\"'=HYPERLINK(\"\"x\"\")\"\r\n"
+        'b2,2026-01-02T04:00:00Z,demo,0.1.0,1.0,1,1,1,1,1,1,1,"\'=HYPERLINK(""x"")"\r\n'
     )
     assert responses_csv(instrument, rows) == expected
 
@@ -121,7 +129,9 @@ def test_export_file_keeps_raw_data_in_store(store, instrument, settings):
 
 def test_bad_instrument_file_names_the_field(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: x\ntitle: t\nvalidated: maybe\ncitation: c\nscale: {min: 1, max: 7, anchors: {9: nine}}\nitems: []\n")
+    bad.write_text(
+        "id: x\ntitle: t\nvalidated: maybe\ncitation: c\nscale: {min: 1, max: 7, anchors: {9: nine}}\nitems: []\n"
+    )
     with pytest.raises(SurveyError) as err:
         load_instrument(bad)
     text = str(err.value)
