@@ -30,16 +30,16 @@ def cli() -> None:
 @click.argument("content_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Rebuild even if the content has not changed.")
 def ingest(content_dir: Path, force: bool) -> None:
-    """Index CONTENT_DIR (.md and .txt files) into CLONE_HOME."""
+    """Index CONTENT_DIR into CLONE_HOME, embedding only new or changed documents."""
     from clone.index import ensure_index
 
     settings = _settings()
     try:
-        report = ensure_index(content_dir, settings, force=force, progress=click.echo)
+        report = ensure_index(content_dir, settings, force=force, progress=click.echo, show_progress=True)
     except CloneError as exc:
         raise click.ClickException(str(exc)) from None
     state = "Built" if report.rebuilt else "Up to date:"
-    click.echo(f"{state} {report.chunks} chunks from {report.files} files in {report.kb.path}")
+    click.echo(f"{state} {report.chunks} chunks from {report.files} documents in {report.kb.path}")
     if report.skipped:
         click.echo(f"{len(report.skipped)} file(s) skipped (see above).")
 

@@ -43,6 +43,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLONE_BACKEND", "extractive", "Answering backend. `extractive` works offline with no key."),
     Setting("CLONE_TOP_K", "4", "How many passages are retrieved for each question.", int, 1, 20),
     Setting(
+        "CLONE_RETRIEVAL",
+        "hybrid",
+        "How passages are found: `hybrid` (dense + BM25, fused by reciprocal rank) or `dense` (embeddings only).",
+    ),
+    Setting(
+        "CLONE_ANN_THRESHOLD",
+        "50000",
+        "Chunk count from which the index is approximate (HNSW) instead of exact (flat).",
+        int,
+        1,
+        100_000_000,
+    ),
+    Setting(
         "CLONE_RELEVANCE_FLOOR",
         "0.35",
         "Cosine similarity a passage needs to count as relevant; below it the clone abstains.",
@@ -103,6 +116,8 @@ class Settings:
     creator_dir: Path
     backend: str
     top_k: int
+    retrieval: str
+    ann_threshold: int
     relevance_floor: float
     chunk_size: int
     chunk_overlap: int
@@ -127,6 +142,13 @@ class Settings:
         return self.home / "exports"
 
 
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    value = value.lower()
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not allowed; use one of: {', '.join(allowed)}.")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
     """Resolve every setting from ``env`` (default: ``os.environ`` plus ``.env``) or its default."""
     if env is None:
@@ -145,6 +167,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         creator_dir=Path(values["CLONE_CREATOR_DIR"]).expanduser().resolve(),
         backend=values["CLONE_BACKEND"].lower(),
         top_k=values["CLONE_TOP_K"],
+        retrieval=_choice("CLONE_RETRIEVAL", values["CLONE_RETRIEVAL"], ("hybrid", "dense")),
+        ann_threshold=values["CLONE_ANN_THRESHOLD"],
         relevance_floor=values["CLONE_RELEVANCE_FLOOR"],
         chunk_size=values["CLONE_CHUNK_SIZE"],
         chunk_overlap=values["CLONE_CHUNK_OVERLAP"],

@@ -1,9 +1,17 @@
-"""Embeddings + FAISS: build, save, load, retrieve.
+"""Embeddings + FAISS + BM25: build, update incrementally, swap in atomically, load, search.
 
-Indexes live under ``CLONE_HOME/index``. Each build goes to its own folder named after a
-fingerprint of the content, the chunking settings and the embedding model; a ``CURRENT``
-file, replaced atomically, names the folder in use. A crash mid-build therefore never
-touches the index being served, and a restart with unchanged content reuses it.
+An index lives in its own folder under ``CLONE_HOME/index``:
+
+    manifest.json   embedding model id, dimensions, chunking settings, each document's hash
+    chunks.jsonl    one chunk a line (id, text, metadata), in vector order
+    vectors.npy     the chunk embeddings (float32, unit length)
+    index.faiss     exact inner-product search below CLONE_ANN_THRESHOLD chunks, HNSW above it
+
+None of these is a pickle, so loading an index can never run code. A ``CURRENT`` file, replaced
+atomically, names the folder in use. A rebuild embeds only new or changed documents, reuses the
+vectors of unchanged ones, writes a new folder and then switches ``CURRENT``: a crash or Ctrl-C
+mid-ingest leaves the previous index intact and loadable. A change of embedding model or chunking
+settings rebuilds everything, and says so.
 """
 
 from __future__ import annotations
@@ -16,21 +24,26 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from langchain_community.vectorstores import FAISS
-from langchain_community.vectorstores.utils import DistanceStrategy
-from langchain_core.documents import Document
+import numpy as np
+from tqdm import tqdm
 
 from clone.config import Settings
 from clone.errors import ContentError, IndexNotBuiltError
-from clone.ingest import ContentScan, SkippedFile, scan_folder, split_documents
+from clone.ingest import SkippedFile, SourceFile, scan_folder, split_documents
+from clone.tokens import tokenize
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
+EMBED_BATCH = 64
+RRF_K = 60  # reciprocal rank fusion constant (Cormack et al., 2009)
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
 _embeddings_lock = threading.Lock()
 _embeddings_cache: dict[str, object] = {}
 
@@ -67,6 +80,16 @@ def get_embeddings(model: str = ""):
         return _embeddings_cache[model]
 
 
+def embedder(settings: Settings):
+    """The embeddings the settings ask for (LangChain ``Embeddings``)."""
+    return get_embeddings(settings.embedding_model)
+
+
+def embedding_key(settings: Settings) -> str:
+    """The id of the embeddings the settings ask for, as recorded in manifests."""
+    return model_id(settings.embedding_model)
+
+
 @dataclass(frozen=True)
 class Passage:
     """A retrieved chunk with its source and its cosine similarity to the question."""
@@ -77,47 +100,94 @@ class Passage:
     title: str
     url: str
     score: float
+    start: float | None = None
 
     @classmethod
-    def from_document(cls, doc: Document, score: float) -> Passage:
-        """Wrap a LangChain document returned by the vector store."""
-        m = doc.metadata
+    def from_chunk(cls, chunk: dict, score: float) -> Passage:
+        """Wrap a stored chunk."""
+        m = chunk["metadata"]
+        start = m.get("start")
         return cls(
-            id=m["id"], text=doc.page_content, source=m["source"], title=m["title"], url=m.get("url", ""), score=score
+            id=chunk["id"],
+            text=chunk["text"],
+            source=m["source"],
+            title=m.get("title", m["source"]),
+            url=m.get("url", ""),
+            score=score,
+            start=float(start) if start is not None else None,
         )
 
 
 class KnowledgeBase:
-    """A loaded FAISS index over one creator's content."""
+    """A loaded index over one creator's content: dense (FAISS) and lexical (BM25) search."""
 
-    def __init__(self, store: FAISS, manifest: dict, path: Path):
-        self.store = store
-        self.manifest = manifest
+    def __init__(self, path: Path, manifest: dict, chunks: list[dict], vectors: np.ndarray, index, embeddings):
+        from langchain_community.retrievers import BM25Retriever
+
         self.path = path
+        self.manifest = manifest
+        self.chunks = chunks
+        self.vectors = vectors
+        self.index = index
+        self.embeddings = embeddings
+        self._lock = threading.Lock()
+        texts = [f"{c['metadata'].get('title', '')}\n{c['text']}" for c in chunks]
+        # LangChain's BM25Retriever over rank_bm25; its vectorizer gives the scores fusion needs.
+        self.bm25 = BM25Retriever.from_texts(texts, preprocess_func=tokenize, k=10)
 
     @property
     def size(self) -> int:
         """Number of chunks in the index."""
-        return self.store.index.ntotal
+        return len(self.chunks)
 
-    def search(self, query: str, k: int = 4) -> list[Passage]:
-        """The ``k`` most similar passages, best first, scored by cosine similarity."""
-        hits = self.store.similarity_search_with_score(query, k=k)
-        return [Passage.from_document(doc, float(score)) for doc, score in hits]
+    @property
+    def index_type(self) -> str:
+        """``flat`` (exact) or ``hnsw`` (approximate)."""
+        return self.manifest.get("index_type", "flat")
+
+    def dense(self, query_vector: np.ndarray, n: int) -> list[int]:
+        """Positions of the ``n`` chunks nearest to the query vector, best first."""
+        with self._lock:  # HNSW search parameters live on the shared index object
+            _, ids = self.index.search(query_vector[None, :].astype(np.float32), min(n, self.size))
+        return [int(i) for i in ids[0] if i >= 0]
+
+    def lexical(self, query: str, n: int) -> list[int]:
+        """Positions of the ``n`` best BM25 matches with a positive score, best first."""
+        tokens = tokenize(query)
+        if not tokens:
+            return []
+        scores = self.bm25.vectorizer.get_scores(tokens)
+        top = np.argsort(-scores)[:n]
+        return [int(i) for i in top if scores[i] > 0]
+
+    def search(self, query: str, k: int = 4, *, mode: str = "hybrid") -> list[Passage]:
+        """The ``k`` best passages, best first; each scored by its cosine similarity to the query.
+
+        ``hybrid`` fuses dense and BM25 rankings with reciprocal rank fusion; ``dense`` and
+        ``lexical`` use one ranking alone.
+        """
+        query_vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+        depth = max(k * 5, 20)
+        if mode == "dense":
+            ranked = self.dense(query_vector, k)
+        elif mode == "lexical":
+            ranked = self.lexical(query, k)
+        elif mode == "hybrid":
+            fused: dict[int, float] = {}
+            for ranking in (self.dense(query_vector, depth), self.lexical(query, depth)):
+                for rank, pos in enumerate(ranking):
+                    fused[pos] = fused.get(pos, 0.0) + 1.0 / (RRF_K + rank + 1)
+            ranked = sorted(fused, key=lambda pos: -fused[pos])[:k]
+        else:
+            raise ValueError(f"unknown search mode {mode!r}")
+        cosine = self.vectors[ranked] @ query_vector if ranked else []
+        return [Passage.from_chunk(self.chunks[pos], float(c)) for pos, c in zip(ranked, cosine, strict=True)]
 
 
-def _fingerprint(scan: ContentScan, settings: Settings) -> str:
-    key = json.dumps(
-        {
-            "format": INDEX_FORMAT,
-            "content": scan.fingerprint,
-            "model": model_id(settings.embedding_model),
-            "chunk_size": settings.chunk_size,
-            "chunk_overlap": settings.chunk_overlap,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(key.encode()).hexdigest()[:20]
+def _fingerprint(manifest: dict) -> str:
+    key = {k: manifest[k] for k in ("format", "embedding", "chunk_size", "chunk_overlap", "index_type")}
+    key["documents"] = {path: doc["sha256"] for path, doc in manifest["documents"].items()}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def _current_name(index_dir: Path) -> str | None:
@@ -125,27 +195,102 @@ def _current_name(index_dir: Path) -> str | None:
     return pointer.read_text().strip() if pointer.is_file() else None
 
 
+def _read_build(path: Path) -> tuple[dict, list[dict], np.ndarray]:
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    with (path / "chunks.jsonl").open(encoding="utf-8") as fh:
+        chunks = [json.loads(line) for line in fh]
+    vectors = np.load(path / "vectors.npy", allow_pickle=False)
+    return manifest, chunks, vectors
+
+
 def load_index(index_dir: Path, settings: Settings) -> KnowledgeBase:
     """Load the index that ``CURRENT`` names; raise ``IndexNotBuiltError`` if there is none."""
+    import faiss
+
     name = _current_name(index_dir)
-    if not name or not (index_dir / name / "index.faiss").is_file():
+    if not name or not (index_dir / name / "manifest.json").is_file():
         raise IndexNotBuiltError(f"No index under {index_dir}. Run: python -m clone ingest <content folder>")
     path = index_dir / name
-    manifest = json.loads((path / "manifest.json").read_text())
-    # Only indexes this project wrote are ever loaded, so unpickling the docstore is safe here.
-    store = FAISS.load_local(str(path), get_embeddings(settings.embedding_model), allow_dangerous_deserialization=True)
-    return KnowledgeBase(store, manifest, path)
+    try:
+        manifest, chunks, vectors = _read_build(path)
+    except (OSError, ValueError) as exc:
+        raise IndexNotBuiltError(
+            f"The index in {path} cannot be read ({exc}); run python -m clone ingest again."
+        ) from None
+    if manifest.get("format") != INDEX_FORMAT:
+        raise IndexNotBuiltError(f"The index in {path} is from another version; run python -m clone ingest again.")
+    index = faiss.read_index(str(path / "index.faiss"))
+    if manifest.get("index_type") == "hnsw":
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    return KnowledgeBase(path, manifest, chunks, vectors, index, embedder(settings))
+
+
+def build_faiss(vectors: np.ndarray, index_type: str):
+    """An exact (``flat``) or approximate (``hnsw``) inner-product index over ``vectors``."""
+    import faiss
+
+    dim = vectors.shape[1]
+    if index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def embed_texts(texts: list[str], embeddings, *, show_progress: bool = False) -> np.ndarray:
+    """Embed ``texts`` in batches, with a tqdm progress bar (which the UI's progress tracks too)."""
+    out = []
+    with tqdm(total=len(texts), desc="Embedding", unit="chunk", disable=not show_progress) as bar:
+        for start in range(0, len(texts), EMBED_BATCH):
+            batch = texts[start : start + EMBED_BATCH]
+            out.append(np.asarray(embeddings.embed_documents(batch), dtype=np.float32))
+            bar.update(len(batch))
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
 @dataclass
 class IngestReport:
-    """What an ingest did: the index in use, whether it was rebuilt, and the files skipped."""
+    """What an ingest did."""
 
     kb: KnowledgeBase
     rebuilt: bool
     files: int
     chunks: int
     skipped: list[SkippedFile]
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    reused: int = 0
+    full_rebuild_reason: str | None = None
+
+
+def _previous(index_dir: Path) -> tuple[dict, list[dict], np.ndarray] | None:
+    name = _current_name(index_dir)
+    if not name or not (index_dir / name / "manifest.json").is_file():
+        return None
+    try:
+        return _read_build(index_dir / name)
+    except (OSError, ValueError) as exc:
+        log.warning("previous index unreadable, rebuilding: %s", exc)
+        return None
+
+
+def _full_rebuild_reason(previous: dict, wanted: dict) -> str | None:
+    labels = {
+        "format": "index format",
+        "embedding": "embedding model",
+        "chunk_size": "CLONE_CHUNK_SIZE",
+        "chunk_overlap": "CLONE_CHUNK_OVERLAP",
+        "dimensions": "embedding dimensions",
+    }
+    for key, label in labels.items():
+        if key in wanted and previous.get(key) != wanted[key]:
+            return f"The {label} changed ({previous.get(key)} -> {wanted[key]}): rebuilding the whole index."
+    return None
 
 
 def ensure_index(
@@ -154,39 +299,91 @@ def ensure_index(
     *,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    show_progress: bool = False,
 ) -> IngestReport:
-    """Return an index of ``content_dir``: reuse it when nothing changed, otherwise build and swap it in."""
+    """Bring the index up to date with ``content_dir``, embedding only what is new or changed."""
     say = progress or (lambda msg: log.info(msg))
     scan = scan_folder(content_dir, max_file_mb=settings.max_file_mb)
     for skip in scan.skipped:
         say(f"Skipped {skip.path}: {skip.reason}")
     if not scan.files:
-        raise ContentError(f"No readable .md or .txt files in {content_dir}; nothing to index.")
+        raise ContentError(f"No readable content files in {content_dir}; nothing to index.")
     index_dir = settings.index_dir
-    name = _fingerprint(scan, settings)
-    if not force and _current_name(index_dir) == name and (index_dir / name / "index.faiss").is_file():
-        kb = load_index(index_dir, settings)
-        return IngestReport(kb, False, len(scan.files), kb.size, scan.skipped)
-
-    docs = split_documents(scan.files, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
-    say(f"Embedding {len(docs)} chunks from {len(scan.files)} files...")
-    store = FAISS.from_documents(
-        docs, get_embeddings(settings.embedding_model), distance_strategy=DistanceStrategy.MAX_INNER_PRODUCT
-    )
-    manifest = {
+    embeddings = embedder(settings)
+    settings_part = {
         "format": INDEX_FORMAT,
-        "model": model_id(settings.embedding_model),
+        "embedding": embedding_key(settings),
         "chunk_size": settings.chunk_size,
         "chunk_overlap": settings.chunk_overlap,
-        "content_fingerprint": scan.fingerprint,
-        "documents": {f.path: f.sha256 for f in scan.files},
-        "chunks": len(docs),
     }
+    previous = None if force else _previous(index_dir)
+    reason = _full_rebuild_reason(previous[0], settings_part) if previous else None
+    if reason:
+        say(reason)
+        previous = None
+    old_docs = previous[0]["documents"] if previous else {}
+    docs = {f.path: f for f in scan.files}
+    added = sorted(p for p in docs if p not in old_docs)
+    changed = sorted(p for p in docs if p in old_docs and old_docs[p]["sha256"] != docs[p].sha256)
+    removed = sorted(p for p in old_docs if p not in docs)
+    if previous and not (added or changed or removed):
+        kb = load_index(index_dir, settings)
+        return IngestReport(kb, False, len(docs), kb.size, scan.skipped, reused=kb.size)
+
+    # Reuse the chunks and vectors of unchanged documents; embed the rest.
+    kept: dict[str, list[tuple[dict, np.ndarray]]] = {}
+    if previous:
+        _, old_chunks, old_vectors = previous
+        for chunk, vector in zip(old_chunks, old_vectors, strict=True):
+            source = chunk["metadata"]["source"]
+            if source in docs and source not in changed:
+                kept.setdefault(source, []).append((chunk, vector))
+    fresh_files: list[SourceFile] = [docs[p] for p in sorted(docs) if p not in kept]
+    fresh = split_documents(fresh_files, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
+    say(f"Embedding {len(fresh)} chunks from {len(fresh_files)} new or changed documents...")
+    fresh_vectors = embed_texts([d.page_content for d in fresh], embeddings, show_progress=show_progress)
+    for doc, vector in zip(fresh, fresh_vectors, strict=True):
+        chunk = {"id": doc.metadata["id"], "text": doc.page_content, "metadata": doc.metadata}
+        kept.setdefault(doc.metadata["source"], []).append((chunk, vector))
+
+    chunks = [chunk for path in sorted(kept) for chunk, _ in kept[path]]
+    vectors = np.stack([vector for path in sorted(kept) for _, vector in kept[path]]).astype(np.float32)
+    index_type = "hnsw" if len(chunks) >= settings.ann_threshold else "flat"
+    manifest = {
+        **settings_part,
+        "dimensions": int(vectors.shape[1]),
+        "index_type": index_type,
+        "chunks": len(chunks),
+        "documents": {
+            p: {"sha256": docs[p].sha256, "chunks": len(kept[p]), "title": docs[p].metadata.get("title", "")}
+            for p in sorted(kept)
+        },
+    }
+    name = _fingerprint(manifest)
+    index = build_faiss(vectors, index_type)
+    _write_build(index_dir, name, manifest, chunks, vectors, index)
+    reused = len(chunks) - len(fresh)
+    say(
+        f"Indexed {len(chunks)} chunks from {len(docs)} documents "
+        f"({len(added)} added, {len(changed)} changed, {len(removed)} removed, {reused} chunks reused)."
+    )
+    kb = KnowledgeBase(index_dir / name, manifest, chunks, vectors, index, embeddings)
+    return IngestReport(kb, True, len(docs), len(chunks), scan.skipped, added, changed, removed, reused, reason)
+
+
+def _write_build(index_dir: Path, name: str, manifest: dict, chunks: list[dict], vectors: np.ndarray, index) -> None:
+    """Write a complete build in a temporary folder, move it into place, then switch ``CURRENT``."""
+    import faiss
+
     index_dir.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=".build-", dir=index_dir))
     try:
-        store.save_local(str(build))
-        (build / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        with (build / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+            for chunk in chunks:
+                fh.write(json.dumps(chunk, ensure_ascii=False) + "\n")
+        np.save(build / "vectors.npy", vectors, allow_pickle=False)
+        faiss.write_index(index, str(build / "index.faiss"))
+        (build / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         final = index_dir / name
         if final.exists():
             shutil.rmtree(final)
@@ -195,15 +392,11 @@ def ensure_index(
         shutil.rmtree(build, ignore_errors=True)
         raise
     _swap_current(index_dir, name)
-    say(f"Indexed {len(docs)} chunks from {len(scan.files)} files.")
-    return IngestReport(
-        KnowledgeBase(store, manifest, index_dir / name), True, len(scan.files), len(docs), scan.skipped
-    )
 
 
 def _swap_current(index_dir: Path, name: str) -> None:
     """Point ``CURRENT`` at ``name`` atomically, then remove older builds."""
-    tmp = index_dir / f".CURRENT.{os.getpid()}"
+    tmp = index_dir / f".CURRENT.{os.getpid()}.{threading.get_ident()}"
     tmp.write_text(name)
     os.replace(tmp, index_dir / "CURRENT")
     for entry in index_dir.iterdir():

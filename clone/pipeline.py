@@ -17,6 +17,8 @@ from clone.persona import Persona, load_persona
 log = logging.getLogger(__name__)
 
 _MARKER = re.compile(r"\s?\[(\d{1,2})\]")
+# Once one passage clears the relevance floor, others down to this fraction of it are kept too.
+RELATED_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,18 @@ class Source:
     path: str
     title: str
     url: str
+    start: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The title, with the moment in the video or audio when there is one ("Title, at 2:05")."""
+        return f"{self.title}, at {format_time(self.start)}" if self.start is not None else self.title
+
+
+def format_time(seconds: float) -> str:
+    """``125`` -> ``"2:05"``; ``3725`` -> ``"1:02:05"``."""
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,7 @@ class Reply:
             ),
             self.text,
         )
-        lines = [f"{n}. [{s.title}]({s.url})" if s.url else f"{n}. {s.title}" for n, s in enumerate(self.sources, 1)]
+        lines = [f"{n}. [{s.label}]({s.url})" if s.url else f"{n}. {s.label}" for n, s in enumerate(self.sources, 1)]
         return text + "\n\n**Sources**\n" + "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -64,7 +78,7 @@ class Reply:
         """
         return {
             "text": self.text,
-            "sources": [{"document": s.path, "title": s.title, "url": s.url} for s in self.sources],
+            "sources": [{"document": s.path, "title": s.title, "url": s.url, "start": s.start} for s in self.sources],
             "abstained": self.abstained,
             "refused": self.refused,
             "reason": self.reason,
@@ -74,23 +88,27 @@ class Reply:
 
 
 def cite(text: str, passages: list[Passage]) -> tuple[str, list[Source]]:
-    """Keep only citation markers that point at retrieved passages, renumbered per source document.
+    """Keep only citation markers that point at retrieved passages, renumbered per source.
+
+    Passages of one document share a source, except timed passages (transcripts), which cite
+    their own moment.
 
     A marker naming a passage that was not retrieved is removed, so no citation reaches a fan
     unless its passage was actually given to the backend.
     """
     sources: list[Source] = []
-    number: dict[str, int] = {}
+    number: dict[tuple[str, str], int] = {}
 
     def swap(m: re.Match) -> str:
         n = int(m.group(1))
         if not 1 <= n <= len(passages):
             return ""
         p = passages[n - 1]
-        if p.source not in number:
-            sources.append(Source(p.source, p.title, p.url))
-            number[p.source] = len(sources)
-        return f" [{number[p.source]}]"
+        key = (p.source, p.url)
+        if key not in number:
+            sources.append(Source(p.source, p.title, p.url, p.start))
+            number[key] = len(sources)
+        return f" [{number[key]}]"
 
     return _MARKER.sub(swap, text).strip(), sources
 
@@ -120,9 +138,17 @@ class Clone:
         return cls(settings, persona, report.kb, get_backend(settings.backend, settings))
 
     def retrieve(self, question: str) -> list[Passage]:
-        """Passages that clear the relevance floor, best first."""
-        hits = self.kb.search(question, k=self.settings.top_k)
-        return [p for p in hits if p.score >= self.settings.relevance_floor]
+        """The best passages, or none when not one of them clears the relevance floor.
+
+        The floor is on cosine similarity, whichever ranking (dense or BM25) found the passage:
+        a shared word alone never makes an off-topic question look answerable. Passages far
+        below the floor are dropped even when another one clears it.
+        """
+        floor = self.settings.relevance_floor
+        hits = self.kb.search(question, k=self.settings.top_k, mode=self.settings.retrieval)
+        if not any(p.score >= floor for p in hits):
+            return []
+        return [p for p in hits if p.score >= floor * RELATED_FRACTION]
 
     def stream(self, message: str | None, history: list[tuple[str, str]] | None = None) -> Iterator[Reply]:
         """Yield growing partial replies, then the final one (``done=True``)."""

@@ -50,7 +50,7 @@ def test_missing_index_and_empty_folder_have_clear_errors(tmp_path, settings):
     with pytest.raises(IndexNotBuiltError, match="python -m clone ingest"):
         load_index(settings.index_dir, settings)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ContentError, match="No readable .md or .txt files"):
+    with pytest.raises(ContentError, match="No readable content files"):
         ensure_index(tmp_path / "empty", settings)
 
 
@@ -61,7 +61,7 @@ def test_cli_ingest_reports_skipped_files(tiny_content, settings, monkeypatch):
     result = runner.invoke(cli, ["ingest", str(tiny_content)])
     assert result.exit_code == 0, result.output
     assert "Skipped broken.txt: the file looks binary" in result.output
-    assert "Built" in result.output and "from 2 files" in result.output
+    assert "Built" in result.output and "from 2 documents" in result.output
     result = runner.invoke(cli, ["ingest", str(tiny_content)])
     assert "Up to date:" in result.output
 
@@ -71,4 +71,4 @@ def test_cli_ingest_error_exits_1(tmp_path, monkeypatch):
     monkeypatch.setenv("CLONE_HOME", str(tmp_path / "home"))
     result = CliRunner().invoke(cli, ["ingest", str(tmp_path / "nothing")])
     assert result.exit_code == 1
-    assert "Error: No readable .md or .txt files" in result.output
+    assert "Error: No readable content files" in result.output

@@ -49,7 +49,7 @@ def test_chat_history_is_bounded(handlers):
 def test_chat_api_is_machine_readable(handlers):
     data = handlers.chat_api("How big is your balcony?")
     assert data["ai_generated"] is True
-    assert data["sources"] and set(data["sources"][0]) == {"document", "title", "url"}
+    assert data["sources"] and set(data["sources"][0]) == {"document", "title", "url", "start"}
     assert "AI clone of Rosa Lindqvist" in data["disclosure"]
 
 

@@ -40,7 +40,7 @@ def get_backend(name: str, settings: Settings) -> Backend:
 def _extractive(settings: Settings) -> Backend:
     from clone.backends.extractive import ExtractiveBackend
 
-    return ExtractiveBackend(embedding_model=settings.embedding_model)
+    return ExtractiveBackend(settings)
 
 
 register("extractive", _extractive)

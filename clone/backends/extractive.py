@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from clone.backends.base import AnswerRequest
-from clone.index import get_embeddings
+from clone.config import Settings
+from clone.index import embedder
+from clone.tokens import terms
 
 # A sentence ends at . ! or ? (and any closing quote or bracket) before white space and a capital.
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[*]*[A-Z0-9])")
@@ -35,18 +37,6 @@ _META = re.compile(
     r"hi everyone|hey everyone|hello everyone|see you next)\b",
     re.I,
 )
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_STOPWORDS = frozenset(
-    """a about above after again all am an and any are as at be because been before being below between both but
-    by can could did do does doing don't down during each few for from further had has have having he her here
-    hers him his how i i'd i'll i'm i've if in into is it it's its just me more most my no nor not now of off on
-    once only or other our out over own same she should so some such than that that's the their them then there
-    these they this those through to too under until up very was we were what what's when where which while who
-    whom why will with would you you're your yours yourself ever really get got any anything thing things much
-    many one ones like also still even
-    whats hows wheres whos""".split()
-)
-
 # Up to this many best sentences are picked, each with its neighbours, within MAX_CHARS.
 MAX_PICKS = 4
 MAX_CHARS = 700
@@ -84,17 +74,6 @@ def _sentences(text: str, passage: int) -> list[_Sentence]:
     return out
 
 
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ies", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
-
-
-def _terms(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
-
-
 def _usable(sentence: str) -> bool:
     """Whole statements only: no questions, fragments or walls of text."""
     return len(sentence.split()) >= 4 and not sentence.rstrip("\"')*").endswith("?") and len(sentence) <= 500
@@ -127,8 +106,8 @@ class ExtractiveBackend:
 
     name = "extractive"
 
-    def __init__(self, embedding_model: str = ""):
-        self.embedding_model = embedding_model
+    def __init__(self, settings: Settings):
+        self.settings = settings
         self._cache = _EmbeddingCache()
 
     def _candidates(self, request: AnswerRequest) -> tuple[list[list[_Sentence]], list[_Sentence]]:
@@ -146,13 +125,13 @@ class ExtractiveBackend:
 
     def score(self, request: AnswerRequest, candidates: list[_Sentence]) -> np.ndarray:
         """How well each sentence answers the question: meaning, shared words, passage relevance."""
-        embeddings = get_embeddings(self.embedding_model)
+        embeddings = embedder(self.settings)
         texts = [f"{c.context} {c.text}" if c.context else c.text for c in candidates]
         dense = self._cache.vectors(embeddings, texts) @ np.asarray(
             embeddings.embed_query(request.question), dtype=np.float32
         )
-        terms = _terms(request.question)
-        lexical = np.array([len(terms & _terms(t)) / len(terms) if terms else 0.0 for t in texts])
+        wanted = terms(request.question)
+        lexical = np.array([len(wanted & terms(t)) / len(wanted) if wanted else 0.0 for t in texts])
         passage = np.array([request.passages[c.passage].score for c in candidates])
         meta = np.array([bool(_META.search(c.text)) for c in candidates], dtype=float)
         return W_DENSE * dense + W_LEXICAL * lexical + W_PASSAGE * passage - META_PENALTY * meta

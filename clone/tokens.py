@@ -1,0 +1,44 @@
+"""Words for lexical matching: lowercased, punctuation removed, stopwords dropped, lightly stemmed.
+
+Shared by BM25 retrieval and the extractive backend's word-overlap score, so both agree on
+what counts as "the same word".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are aren't as at be because been before being below
+    between both but by can can't could couldn't did didn't do does doesn't doing don't down during each few for
+    from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself him
+    himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me more most mustn't my
+    myself no nor not of off on once only or other ought our ours ourselves out over own same shan't she she'd
+    she'll she's should shouldn't so some such than that that's the their theirs them themselves then there
+    there's these they they'd they'll they're they've this those through to too under until up very was wasn't we
+    we'd we'll we're we've were weren't what what's when when's where where's which while who who's whom why
+    why's with won't would wouldn't you you'd you'll you're you've your yours yourself yourselves
+    whats hows wheres whos u ur r im ive dont
+    also ever really just still even much many thing things get got like""".split()
+)
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: plural and verb endings, enough to match 'bins' with 'bin'."""
+    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + replacement
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    """Content words of ``text``, in order (duplicates kept, as BM25 needs term frequencies)."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'")
+    return [stem(w) for w in _WORD.findall(text) if w not in STOPWORDS]
+
+
+def terms(text: str) -> set[str]:
+    """The set of content words of ``text``."""
+    return set(tokenize(text))
