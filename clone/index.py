@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from rank_bm25 import BM25Okapi
 from tqdm import tqdm
 
 from clone.config import Settings
@@ -118,6 +120,17 @@ class Passage:
         )
 
 
+class LuceneBM25(BM25Okapi):
+    """BM25 with Lucene's idf, log(1 + (N - n + 0.5) / (n + 0.5)), which is never zero or negative.
+
+    The classic Okapi idf is zero for a word in half the chunks and negative above that, so in a
+    small collection a rare name could score nothing at all.
+    """
+
+    def _calc_idf(self, nd: dict) -> None:
+        self.idf = {w: math.log(1 + (self.corpus_size - n + 0.5) / (n + 0.5)) for w, n in nd.items()}
+
+
 class KnowledgeBase:
     """A loaded index over one creator's content: dense (FAISS) and lexical (BM25) search."""
 
@@ -133,7 +146,9 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         texts = [f"{c['metadata'].get('title', '')}\n{c['text']}" for c in chunks]
         # LangChain's BM25Retriever over rank_bm25; its vectorizer gives the scores fusion needs.
-        self.bm25 = BM25Retriever.from_texts(texts, preprocess_func=tokenize, k=10)
+        self.bm25 = BM25Retriever(
+            vectorizer=LuceneBM25([tokenize(t) for t in texts]), docs=[], preprocess_func=tokenize, k=10
+        )
 
     @property
     def size(self) -> int:
