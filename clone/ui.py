@@ -18,15 +18,15 @@ import gradio as gr
 
 from clone import __version__
 from clone.config import ASSETS_DIR, Settings, load_settings
-from clone.errors import AccessDeniedError, CloneError, SurveyError
+from clone.errors import CloneError, SurveyError
 from clone.guardrails import disclosure
+from clone.memory import bounded
 from clone.pipeline import Clone
 from clone.survey import Instrument, SurveyStore, write_export
 
 log = logging.getLogger(__name__)
 
 CSS_PATH = ASSETS_DIR / "style.css"
-HISTORY_TURNS = 10  # turns of conversation kept per fan session
 
 
 # Inline styles: the banner stays readable even without the app's stylesheet.
@@ -78,7 +78,7 @@ class Handlers:
             yield chat + [{"role": "assistant", "content": text}], "", history
             return
         if reply is not None:
-            history = (history + [(message, reply.text)])[-HISTORY_TURNS:]
+            history = bounded(history, (message, reply.text))
             yield chat + [{"role": "assistant", "content": reply.markdown()}], "", history
 
     def chat_api(self, message: str) -> dict:
@@ -111,19 +111,39 @@ class Handlers:
     # --- researchers ------------------------------------------------------------------
     def export_csv(self, token: str) -> str:
         """Write all survey responses to a CSV file and return its path (needs the research token)."""
-        try:
-            self.check_token(token)
-        except AccessDeniedError as exc:
-            raise gr.Error(str(exc)) from None
+        _require(token, self.settings.research_token, "CLONE_RESEARCH_TOKEN", "The export")
         return str(write_export(self.instrument, self.store.responses(), self.settings.export_dir))
 
-    def check_token(self, token: str | None) -> None:
-        """Raise ``AccessDeniedError`` unless ``token`` matches ``CLONE_RESEARCH_TOKEN``."""
-        expected = self.settings.research_token
-        if not expected:
-            raise AccessDeniedError("The export is disabled: set CLONE_RESEARCH_TOKEN and restart the app.")
-        if not secrets.compare_digest((token or "").encode(), expected.encode()):
-            raise AccessDeniedError("That token is not right.")
+    # --- creator ----------------------------------------------------------------------
+    def reindex(self, token: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
+        """Re-read the content folder and update the index (needs the creator token); returns a summary."""
+        _require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "Re-indexing")
+        messages: list[str] = []
+        try:
+            report = self.clone.reindex(progress=messages.append, show_progress=True)
+        except CloneError as exc:
+            raise gr.Error(str(exc)) from None
+        lines = [
+            f"**{report.chunks} passages from {report.files} documents.** "
+            + (
+                f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed; "
+                f"{report.reused} passages reused without re-embedding."
+                if report.rebuilt
+                else "Nothing changed since the last index."
+            )
+        ]
+        if report.full_rebuild_reason:
+            lines.append(report.full_rebuild_reason)
+        lines += [f"- Skipped `{s.path}`: {s.reason}" for s in report.skipped]
+        return "\n\n".join(lines)
+
+
+def _require(token: str | None, expected: str, setting: str, what: str) -> None:
+    """Raise ``gr.Error`` unless ``token`` matches the protected feature's setting."""
+    if not expected:
+        raise gr.Error(f"{what} is disabled: set {setting} and restart the app.")
+    if not secrets.compare_digest((token or "").encode(), expected.encode()):
+        raise gr.Error("That token is not right.")
 
 
 def avatar_path(settings: Settings) -> str | None:
@@ -196,6 +216,21 @@ def build_app(clone: Clone, store: SurveyStore, instrument: Instrument, settings
                     gr.Markdown(
                         "The survey export is switched off. Set `CLONE_RESEARCH_TOKEN` to a long random value "
                         "(for example in `.env`) and restart the app; then enter the token here to download."
+                    )
+            with gr.Tab("Creator", id="creator"):
+                if settings.creator_token:
+                    gr.Markdown(
+                        "Added, changed or removed files in the content folder? Re-index: only new and changed "
+                        "documents are embedded again, and fans keep getting answers meanwhile."
+                    )
+                    creator_token = gr.Textbox(label="Creator token", type="password", elem_id="creator-token")
+                    reindex = gr.Button("Re-index content", elem_id="creator-reindex")
+                    reindex_result = gr.Markdown(elem_id="creator-reindex-result")
+                    reindex.click(h.reindex, creator_token, reindex_result, api_name="reindex")
+                else:
+                    gr.Markdown(
+                        "The creator tools are switched off. Set `CLONE_CREATOR_TOKEN` to a long random value "
+                        "(for example in `.env`) and restart the app."
                     )
         gr.Markdown(
             f"<div class='clone-footer'>AI clone of {html.escape(persona.display_name)} · answers by the "

@@ -26,8 +26,8 @@ RESEARCH_TOKEN = "test-research-token-0123456789"
 
 
 def make_settings(home: Path, **env: str) -> Settings:
-    """Settings from an explicit environment only (no .env, no os.environ)."""
-    return load_settings({"CLONE_HOME": str(home), **env}, dotenv=False)
+    """Settings from an explicit environment only (no .env, no os.environ), on the offline backend."""
+    return load_settings({"CLONE_HOME": str(home), "CLONE_BACKEND": "extractive", **env}, dotenv=False)
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +74,7 @@ def app_server(tmp_path_factory, demo_index_home):
         **os.environ,
         "CLONE_HOME": str(home),
         "CLONE_RESEARCH_TOKEN": RESEARCH_TOKEN,
+        "CLONE_BACKEND": "extractive",  # the offline default, whatever keys this machine has
         "GRADIO_SERVER_NAME": "127.0.0.1",
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",

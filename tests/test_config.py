@@ -11,7 +11,7 @@ def test_defaults_put_state_under_one_home(tmp_path):
     assert s.home == (tmp_path / "h").resolve()
     for path in (s.index_dir, s.survey_db, s.export_dir):
         assert path.is_relative_to(s.home)
-    assert s.backend == "extractive"
+    assert s.backend == "auto"
     assert s.max_message_chars == 2000
 
 

@@ -3,7 +3,7 @@ import re
 from clone.backends import get_backend
 from clone.backends.extractive import split_sentences
 from clone.index import Passage
-from clone.pipeline import Reply, Source, cite
+from clone.pipeline import Reply, Source, cite, format_time
 
 
 def _strip(text: str) -> str:
@@ -111,6 +111,50 @@ def test_unknown_backend_is_a_clear_error(settings):
     from clone.errors import UnknownBackendError
 
     with pytest.raises(
-        UnknownBackendError, match="CLONE_BACKEND='nope' is not a known backend; choose one of: extractive"
+        UnknownBackendError,
+        match="CLONE_BACKEND='nope' is not a known backend; choose one of: auto, extractive, hf, openai, transformers",
     ):
         get_backend("nope", settings)
+
+
+def test_a_subtitle_answer_links_to_the_moment_and_shows_the_time(tmp_path, settings):
+    from clone.backends import get_backend
+    from clone.config import DEMO_CREATOR_DIR
+    from clone.index import ensure_index
+    from clone.persona import load_persona
+    from clone.pipeline import Clone
+
+    content = tmp_path / "videos"
+    content.mkdir()
+    (content / "compost.srt").write_text(
+        "1\n00:00:01,000 --> 00:00:04,000\nWelcome back to the channel.\n\n"
+        "2\n00:02:05,000 --> 00:02:09,000\nMy compost bin gets one scoop of wood ash every month.\n\n"
+        "3\n00:02:09,000 --> 00:02:12,000\nThe ash keeps the bin from getting too acidic.\n",
+        encoding="utf-8",
+    )
+    (content / "compost.srt.meta.yaml").write_text(
+        "title: Compost basics\nurl: https://www.youtube.com/watch?v=abc123\n", encoding="utf-8"
+    )
+    for n in range(12):  # other material, so the subtitle is split into several timed chunks
+        (content / f"post-{n}.md").write_text(f"Post {n}: I repotted {n} basil plants on a sunny Sunday morning.")
+    clone = Clone(
+        settings,
+        load_persona(DEMO_CREATOR_DIR),
+        ensure_index(content, settings).kb,
+        get_backend("extractive", settings),
+        content,
+    )
+    reply = clone.answer("How much wood ash goes in your compost bin?")
+    source = next(s for s in reply.sources if s.path == "compost.srt")
+    assert source.start is not None and source.url.startswith("https://www.youtube.com/watch?v=abc123")
+    assert f"t={int(source.start)}s" in source.url
+    assert f"Compost basics, at {format_time(source.start)}" in reply.markdown()
+
+
+def test_format_time_and_labels():
+    assert format_time(0) == "0:00"
+    assert format_time(125.9) == "2:05"
+    assert format_time(3725) == "1:02:05"
+    assert Source("a.srt", "Talk", "u", start=65).label == "Talk, at 1:05"
+    assert Source("b.pdf", "Guide", "u", page=3).label == "Guide, p. 3"
+    assert Source("c.md", "Post", "u").label == "Post"

@@ -49,7 +49,7 @@ def test_chat_history_is_bounded(handlers):
 def test_chat_api_is_machine_readable(handlers):
     data = handlers.chat_api("How big is your balcony?")
     assert data["ai_generated"] is True
-    assert data["sources"] and set(data["sources"][0]) == {"document", "title", "url", "start"}
+    assert data["sources"] and set(data["sources"][0]) == {"document", "title", "url", "start", "page"}
     assert "AI clone of Rosa Lindqvist" in data["disclosure"]
 
 
@@ -77,3 +77,41 @@ def test_export_disabled_without_a_token(handlers, settings):
     handlers.settings = replace(settings, research_token="")
     with pytest.raises(gr.Error, match="set CLONE_RESEARCH_TOKEN"):
         handlers.export_csv("")
+
+
+def test_creator_reindex_picks_up_new_content_and_needs_the_token(tiny_content, settings):
+    from dataclasses import replace
+
+    from clone.backends import get_backend
+    from clone.config import DEMO_CREATOR_DIR
+    from clone.index import ensure_index
+    from clone.persona import load_persona
+    from clone.pipeline import Clone
+
+    settings = replace(settings, creator_token="creator-secret")
+    clone = Clone(
+        settings,
+        load_persona(DEMO_CREATOR_DIR),
+        ensure_index(tiny_content, settings).kb,
+        get_backend("extractive", settings),
+        tiny_content,
+    )
+    handlers = Handlers(clone, SurveyStore(settings.survey_db), load_instrument(), settings)
+    question = "What tea do you drink while editing?"
+    assert clone.answer(question).abstained
+
+    (tiny_content / "tea.md").write_text("---\ntitle: Tea\n---\nI drink smoky lapsang souchong tea while editing.")
+    (tiny_content / "broken.txt").write_bytes(b"\0\0binary")
+    with pytest.raises(gr.Error, match="not right"):
+        handlers.reindex("wrong")
+    assert clone.answer(question).abstained
+    summary = handlers.reindex("creator-secret")
+    assert "1 added, 0 changed, 0 removed" in summary
+    assert "Skipped `broken.txt`: the file looks binary" in summary
+    reply = clone.answer(question)
+    assert not reply.abstained and reply.sources[0].path == "tea.md"
+    assert "Nothing changed" in handlers.reindex("creator-secret")
+
+    handlers.settings = replace(settings, creator_token="")
+    with pytest.raises(gr.Error, match="set CLONE_CREATOR_TOKEN"):
+        handlers.reindex("creator-secret")

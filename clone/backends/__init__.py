@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 
 from clone.backends.base import AnswerRequest, Backend
 from clone.config import Settings
-from clone.errors import UnknownBackendError
+from clone.errors import ConfigError, UnknownBackendError
 
 BackendFactory = Callable[[Settings], Backend]
 _REGISTRY: dict[str, BackendFactory] = {}
@@ -45,4 +46,56 @@ def _extractive(settings: Settings) -> Backend:
 
 register("extractive", _extractive)
 
-__all__ = ["AnswerRequest", "Backend", "available", "get_backend", "register"]
+
+# The LLM backends import their client libraries only when built (langchain-openai, huggingface_hub,
+# transformers and torch are heavy), so naming one of them costs nothing until it is chosen.
+def _openai(settings: Settings) -> Backend:
+    from clone.backends.openai_compat import OpenAIBackend
+
+    return OpenAIBackend(settings)
+
+
+def _hf(settings: Settings) -> Backend:
+    from clone.backends.hf_inference import HFBackend
+
+    return HFBackend(settings)
+
+
+def _transformers(settings: Settings) -> Backend:
+    from clone.backends.transformers_local import TransformersBackend
+
+    return TransformersBackend(settings)
+
+
+def auto_choice(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+    """The backend ``auto`` stands for: ``hf`` when ``HF_TOKEN`` is set, else ``openai`` when
+    ``CLONE_OPENAI_BASE_URL`` or ``OPENAI_API_KEY`` is, else the offline ``extractive``."""
+    env = os.environ if env is None else env
+    if env.get("HF_TOKEN", "").strip():
+        return "hf"
+    if settings.openai_base_url or env.get("OPENAI_API_KEY", "").strip():
+        return "openai"
+    return "extractive"
+
+
+_AUTO_REASON = {"hf": "HF_TOKEN is set", "openai": "CLONE_OPENAI_BASE_URL or OPENAI_API_KEY is set"}
+
+
+def _auto(settings: Settings) -> Backend:
+    # Builds the concrete backend, so ``backend.name`` (shown in the app's footer) says which one answers.
+    name = auto_choice(settings)
+    try:
+        return get_backend(name, settings)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"CLONE_BACKEND=auto chose {name} because {_AUTO_REASON[name]}. {exc} "
+            "Or set CLONE_BACKEND=extractive to answer offline."
+        ) from None
+
+
+register("openai", _openai)
+register("hf", _hf)
+register("transformers", _transformers)
+register("auto", _auto)
+
+__all__ = ["AnswerRequest", "Backend", "auto_choice", "available", "get_backend", "register"]

@@ -12,12 +12,17 @@ from clone.persona import Persona
 
 @dataclass(frozen=True)
 class AnswerRequest:
-    """What a backend gets: the fan's question, the relevant passages (numbered from 1), the persona."""
+    """What a backend gets: the fan's question, the relevant passages (numbered from 1), the persona.
+
+    ``history`` holds this fan's earlier (question, reply) turns; ``retrieval_query`` is the
+    standalone form of a follow-up question that retrieval used (empty: the question itself).
+    """
 
     question: str
     passages: list[Passage]
     persona: Persona
     history: list[tuple[str, str]] = field(default_factory=list)
+    retrieval_query: str = ""
 
 
 @runtime_checkable

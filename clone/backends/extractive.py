@@ -128,9 +128,9 @@ class ExtractiveBackend:
         embeddings = embedder(self.settings)
         texts = [f"{c.context} {c.text}" if c.context else c.text for c in candidates]
         dense = self._cache.vectors(embeddings, texts) @ np.asarray(
-            embeddings.embed_query(request.question), dtype=np.float32
+            embeddings.embed_query(request.retrieval_query or request.question), dtype=np.float32
         )
-        wanted = terms(request.question)
+        wanted = terms(request.retrieval_query or request.question)
         lexical = np.array([len(wanted & terms(t)) / len(wanted) if wanted else 0.0 for t in texts])
         passage = np.array([request.passages[c.passage].score for c in candidates])
         meta = np.array([bool(_META.search(c.text)) for c in candidates], dtype=float)
