@@ -53,7 +53,7 @@ def run_baseline(content: Path) -> dict:
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from clone.index import default_model_path
+    from clone.embeddings import default_model_path
 
     start = time.perf_counter()
     docs = DirectoryLoader(str(content), glob="**/*.md", loader_cls=TextLoader).load()

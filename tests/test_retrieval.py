@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from clone.index import ensure_index, load_index
+from clone.index import embedding_key, ensure_index, load_index
 from clone.tokens import tokenize
 
 
@@ -19,7 +19,8 @@ def test_index_files_hold_no_pickle(tiny_content, settings):
     names = sorted(p.name for p in report.kb.path.iterdir())
     assert names == ["chunks.jsonl", "index.faiss", "manifest.json", "vectors.npy"]
     manifest = report.kb.manifest
-    assert manifest["embedding"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest["embedding"] == embedding_key(settings)
+    assert manifest["embedding"].startswith("sentence-transformers/all-MiniLM-L6-v2@")
     assert manifest["dimensions"] == 384
     assert (manifest["chunk_size"], manifest["chunk_overlap"]) == (settings.chunk_size, settings.chunk_overlap)
     assert set(manifest["documents"]) == {"bread.md", "bikes.txt"}
@@ -53,6 +54,16 @@ def test_changing_chunk_settings_or_model_rebuilds_everything(tiny_content, sett
     assert report.rebuilt and report.reused == 0 and sorted(report.added) == ["bikes.txt", "bread.md"]
     assert report.full_rebuild_reason == "The CLONE_CHUNK_SIZE changed (800 -> 300): rebuilding the whole index."
     assert report.full_rebuild_reason in messages
+
+
+def test_changing_the_embedding_engine_rebuilds_everything(tiny_content, settings):
+    torch_settings = replace(settings, embedding_engine="torch")
+    ensure_index(tiny_content, torch_settings)
+    report = ensure_index(tiny_content, settings)
+    assert report.rebuilt and report.reused == 0
+    assert report.full_rebuild_reason.startswith("The embedding model changed (")
+    assert embedding_key(torch_settings) in report.full_rebuild_reason
+    assert embedding_key(settings) in report.full_rebuild_reason
 
 
 def test_hybrid_finds_rare_exact_words_and_dense_finds_meaning(tiny_content, settings):

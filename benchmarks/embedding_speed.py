@@ -1,0 +1,236 @@
+"""Embedding speed and retrieval quality: sentence-transformers on torch against the OpenVINO engine.
+
+Not a test: a measurement. Each engine runs in its own worker process (so each reports its own peak
+memory), and the workers take turns on the same corpus, alternating which goes first, so load from
+other processes on the machine hits both about equally; the speed ratio is the median of the
+per-round ratios. Retrieval quality is hit@5 on the demo question set over a flat inner-product
+FAISS index of ~170-word chunks of the demo content, plus the overlap of the two engines' top 5.
+
+    python benchmarks/embedding_speed.py [--repeats 7] [--copies 4] [--int8]
+
+Writes ``benchmarks/results/embedding_speed.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CONTENT = ROOT / "assets" / "demo" / "content"
+QUESTIONS = ROOT / "tests" / "data" / "demo_questions.jsonl"
+RESULTS = ROOT / "benchmarks" / "results" / "embedding_speed.md"
+CHUNK_WORDS = 170
+
+
+def demo_chunks(words: int = CHUNK_WORDS) -> list[tuple[str, str]]:
+    """(file name, text) for ~``words``-word windows of every demo document, front matter removed."""
+    chunks = []
+    for path in sorted(CONTENT.glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
+        tokens = text.split()
+        for start in range(0, len(tokens), words):
+            chunks.append((path.name, " ".join(tokens[start : start + words])))
+    return chunks
+
+
+def _worker(engine: str, cache_dir: str, conn) -> None:
+    """Own one engine; answer the parent's commands until told to stop."""
+    import resource
+
+    import faiss
+    import numpy as np
+
+    from clone import embeddings
+
+    started = time.perf_counter()
+    if engine == "torch":
+        emb = embeddings.get_embeddings(engine="torch")
+        built = False
+    else:
+        precision = None if engine == "openvino" else engine.split("-", 1)[1]
+        export = embeddings.ensure_export(precision=precision, cache_dir=Path(cache_dir))
+        emb = embeddings.OpenVINOEmbeddings(export)
+        built = export.built
+    emb.embed_documents(["warm up", "a second, slightly longer text to warm up with"])
+    conn.send({"load_s": time.perf_counter() - started, "exported": built})
+    while True:
+        command, payload = conn.recv()
+        if command == "embed":
+            t0 = time.perf_counter()
+            vectors = emb.embed_documents(payload)
+            conn.send({"seconds": time.perf_counter() - t0, "n": len(vectors)})
+        elif command == "retrieve":
+            chunks, questions = payload
+            index = faiss.IndexFlatIP(len(emb.embed_query("x")))
+            index.add(np.asarray(emb.embed_documents([text for _, text in chunks]), dtype=np.float32))
+            queries = np.asarray([emb.embed_query(q) for q in questions], dtype=np.float32)
+            _, ids = index.search(queries, 5)
+            conn.send({"top5": ids.tolist()})
+        elif command == "stop":
+            conn.send({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+            return
+
+
+def machine_info() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    versions = {p: _version(p) for p in ("torch", "sentence-transformers", "openvino", "nncf", "transformers")}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "python": platform.python_version(),
+        **versions,
+    }
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=7, help="timed rounds per engine (median reported)")
+    parser.add_argument("--copies", type=int, default=4, help="how many times the demo chunks are repeated")
+    parser.add_argument("--int8", action="store_true", help="also run the int8 export (used on CPUs without bf16)")
+    parser.add_argument("--cache-dir", default="", help="model cache (default: CLONE_MODEL_CACHE or its default)")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args()
+
+    from clone import embeddings
+
+    cache_dir = args.cache_dir or str(embeddings.default_cache_dir())
+    chunks = demo_chunks()
+    corpus = [text for _, text in chunks] * args.copies
+    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
+    factual = [q for q in map(json.loads, filter(str.strip, lines)) if q.get("kind") == "factual"]
+    info = machine_info()
+    print(f"CPU: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable)")
+    print(f"corpus: {len(corpus)} chunks of ~{CHUNK_WORDS} words; {len(factual)} factual questions")
+
+    fast = f"openvino ({embeddings.openvino_precision()})"
+    engines = {"torch (sentence-transformers)": "torch", fast: "openvino"}
+    if args.int8:
+        engines["openvino (int8, forced)"] = "openvino-int8"
+    ctx = mp.get_context("spawn")
+    workers = {}
+    for label, engine in engines.items():
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker, args=(engine, cache_dir, child), daemon=True)
+        proc.start()
+        workers[label] = (proc, parent)
+        ready = parent.recv()
+        print(f"{label}: loaded in {ready['load_s']:.1f} s" + (" (exported it first)" if ready["exported"] else ""))
+
+    load_before = os.getloadavg()
+    rates: dict[str, list[float]] = {label: [] for label in engines}
+    labels = list(engines)
+    for round_ in range(args.repeats):
+        order = labels if round_ % 2 == 0 else labels[::-1]
+        for label in order:
+            conn = workers[label][1]
+            conn.send(("embed", corpus))
+            result = conn.recv()
+            rates[label].append(result["n"] / result["seconds"])
+        print(f"round {round_ + 1}: " + ", ".join(f"{label} {rates[label][-1]:.1f}/s" for label in labels))
+    load_after = os.getloadavg()
+
+    tops = {}
+    for label in labels:
+        conn = workers[label][1]
+        conn.send(("retrieve", (chunks, [q["question"] for q in factual])))
+        tops[label] = conn.recv()["top5"]
+    peaks = {}
+    for label, (proc, conn) in workers.items():
+        conn.send(("stop", None))
+        peaks[label] = conn.recv()["peak_rss_mib"]
+        proc.join(timeout=30)
+
+    base = labels[0]
+    rows = []
+    for label in labels:
+        hits = sum(
+            any(chunks[i][0] == q["evidence_doc"] for i in top) for q, top in zip(factual, tops[label], strict=True)
+        )
+        overlap = statistics.mean(len(set(a) & set(b)) / 5 for a, b in zip(tops[label], tops[base], strict=True))
+        ratios = [r / b for r, b in zip(rates[label], rates[base], strict=True)]
+        rows.append(
+            {
+                "engine": label,
+                "rate": statistics.median(rates[label]),
+                "ratio": statistics.median(ratios),
+                "ratio_range": (min(ratios), max(ratios)),
+                "peak": peaks[label],
+                "hit5": hits / len(factual),
+                "overlap": overlap,
+            }
+        )
+
+    table = [
+        "| engine | chunks/s (median) | speed vs torch (median of rounds) | range of round ratios "
+        "| peak RSS MiB | hit@5 | top-5 overlap with torch |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lo, hi = r["ratio_range"]
+        table.append(
+            f"| {r['engine']} | {r['rate']:.1f} | {r['ratio']:.2f}x | {lo:.2f}-{hi:.2f} | {r['peak']:.0f} "
+            f"| {r['hit5']:.3f} | {r['overlap']:.3f} |"
+        )
+    report = "\n".join(
+        [
+            "# Embedding speed: torch vs OpenVINO",
+            "",
+            "Written by `python benchmarks/embedding_speed.py`"
+            + (" --int8" if args.int8 else "")
+            + f" on {time.strftime('%Y-%m-%d %H:%M')}.",
+            "",
+            f"- CPU: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable); Python {info['python']}",
+            "- versions: "
+            + ", ".join(f"{p} {info[p]}" for p in ("torch", "sentence-transformers", "openvino", "nncf")),
+            f"- throughput corpus: {len(corpus)} chunks ({len(chunks)} windows of ~{CHUNK_WORDS} words from "
+            f"assets/demo/content, x{args.copies}), {args.repeats} interleaved rounds per engine, each engine in "
+            f"its own process; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
+            "(other processes share these cores, so absolute numbers are noisy; the ratio is per round)",
+            f"- retrieval: {len(factual)} factual questions of tests/data/demo_questions.jsonl, flat inner-product "
+            f"FAISS index of the {len(chunks)} windows; a hit is a top-5 chunk from the question's evidence_doc",
+            "- torch: HuggingFaceEmbeddings (sentence-transformers), batch 32, normalize_embeddings=True; "
+            "both keep max_seq_length 256",
+            "",
+            *table,
+            "",
+        ]
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report, encoding="utf-8")
+    print()
+    print("\n".join(table))
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()
