@@ -58,7 +58,7 @@ def run_baseline(content: Path) -> dict:
     start = time.perf_counter()
     docs = DirectoryLoader(str(content), glob="**/*.md", loader_cls=TextLoader).load()
     chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(docs)
-    embeddings = HuggingFaceEmbeddings(model_name=default_model_path(), model_kwargs={"device": "cpu"})
+    embeddings = HuggingFaceEmbeddings(model_name=str(default_model_path()), model_kwargs={"device": "cpu"})
     loaded = time.perf_counter()
     store = FAISS.from_documents(chunks, embeddings)
     wall = time.perf_counter() - start

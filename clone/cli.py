@@ -80,6 +80,141 @@ def evaluate(content_dir: Path, questions_file: Path, out_file: Path, name: str 
         click.echo(line)
 
 
+@cli.group()
+def consent() -> None:
+    """Sign, check, revoke and restore the creator's consent to this clone."""
+
+
+_CREATOR_DIR = click.argument("creator_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+
+
+@consent.command("init")
+@_CREATOR_DIR
+@click.option("--consented-by", default=None, help='Who consents, with their role. Default: "<name> (the creator)".')
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650), help="Days until it expires.")
+@click.option("--channel", "channels", multiple=True, help="Where the clone may run: web, embed, api. Default: web.")
+@click.option(
+    "--allowed-use",
+    "allowed_uses",
+    multiple=True,
+    help='What the clone may do. Default: "answer fan questions from published content".',
+)
+@click.option(
+    "--off-limits", "off_limits", multiple=True, help="Topic off limits. Default: the persona's topics_to_avoid."
+)
+@click.option("--voice/--no-voice", default=False, show_default=True, help="May the creator's voice be used?")
+@click.option("--likeness/--no-likeness", default=False, show_default=True, help="May their face or avatar be shown?")
+@click.option("--notes", default=None, help="Optional free text kept in the manifest.")
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The creator's private key (created if missing). Default: ~/.config/creator-clone/keys/<persona-id>.ed25519",
+)
+@click.option("--force", is_flag=True, help="Replace an existing consent.json.")
+def consent_init(
+    creator_dir: Path,
+    consented_by: str | None,
+    days: int,
+    channels: tuple[str, ...],
+    allowed_uses: tuple[str, ...],
+    off_limits: tuple[str, ...],
+    voice: bool,
+    likeness: bool,
+    notes: str | None,
+    key_path: Path | None,
+    force: bool,
+) -> None:
+    """Sign CREATOR_DIR/consent.json with the creator's key (created on first use, kept outside the folder)."""
+    from clone.trust.consent import init_consent, summary_text
+
+    try:
+        result = init_consent(
+            creator_dir,
+            consented_by=consented_by,
+            days=days,
+            channels=channels,
+            allowed_uses=allowed_uses,
+            topics_off_limits=off_limits or None,
+            voice=voice,
+            likeness=likeness,
+            notes=notes,
+            key_path=key_path,
+            force=force,
+        )
+    except CloneError as exc:
+        raise click.ClickException(str(exc)) from None
+    if result.key_created:
+        click.echo(f"Created your private signing key at {result.key_path} (mode 0600). Keep it private, back it up,")
+        click.echo("and never put it in the creator folder or a repository: anyone holding it can sign consent.")
+    else:
+        click.echo(f"Signed with your key at {result.key_path}.")
+    click.echo(f"Wrote {result.consent.path}")
+    click.echo(summary_text(result.consent))
+    click.echo("Publish the fingerprint on your own channels; pin the key on the server with")
+    click.echo(f"CLONE_CONSENT_PUBLIC_KEY={result.consent.public_key}")
+
+
+@consent.command("show")
+@_CREATOR_DIR
+def consent_show(creator_dir: Path) -> None:
+    """Verify CREATOR_DIR/consent.json and print what it allows (exit 1 if it is not valid)."""
+    from clone.persona import load_persona
+    from clone.trust.consent import summary_text, verify_consent
+    from clone.trust.killswitch import KillSwitch, revocation_paths
+
+    settings = _settings()
+    try:
+        result = verify_consent(
+            creator_dir, load_persona(creator_dir), channel=None, trusted_key=settings.consent_public_key or None
+        )
+    except CloneError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(summary_text(result))
+    if settings.consent_public_key:
+        click.echo("  The key matches CLONE_CONSENT_PUBLIC_KEY.")
+    off = KillSwitch(revocation_paths(creator_dir, settings.home), setting=settings.revoked).revoked()
+    if off is not None:
+        when = f" on {off.revoked_at:%Y-%m-%d %H:%M} UTC" if off.revoked_at else ""
+        click.echo(f"  Status: REVOKED by {off.source}{when}. Undo with: python -m clone consent restore {creator_dir}")
+
+
+@consent.command("revoke")
+@_CREATOR_DIR
+@click.option("--reason", default="", help="Why, for your own records (at most 500 characters; fans never see it).")
+def consent_revoke(creator_dir: Path, reason: str) -> None:
+    """Switch the clone off: write revoked.json into CLONE_HOME and CREATOR_DIR. A running app stops within seconds."""
+    from clone.trust.killswitch import MAX_REASON, revoke
+
+    if len(reason) > MAX_REASON:
+        raise click.ClickException(f"--reason may have at most {MAX_REASON} characters, got {len(reason)}.")
+    settings = _settings()
+    for path in revoke(creator_dir, settings.home, reason):
+        click.echo(f"Wrote {path}")
+    click.echo("The clone is switched off: it answers no more questions and shows a notice instead.")
+    click.echo("Deployed copies stop once the folder is redeployed, or set CLONE_REVOKED=true there now.")
+    click.echo(f"Undo with: python -m clone consent restore {creator_dir}")
+
+
+@consent.command("restore")
+@_CREATOR_DIR
+def consent_restore(creator_dir: Path) -> None:
+    """Switch the clone back on: remove the revocation files written by `consent revoke`."""
+    from clone.trust.killswitch import restore
+
+    settings = _settings()
+    removed = restore(creator_dir, settings.home)
+    for path in removed:
+        click.echo(f"Removed {path}")
+    if settings.revoked:
+        raise click.ClickException("CLONE_REVOKED=true is still set, so the clone stays off: unset it to restore.")
+    if not removed:
+        click.echo(f"The clone of {creator_dir} is not revoked: there was nothing to restore.")
+    else:
+        click.echo("The clone is switched back on.")
+
+
 def main() -> None:
     """Entry point for ``python -m clone``."""
     cli(prog_name="python -m clone")

@@ -100,6 +100,22 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("CLONE_CHUNK_SIZE", "800", "Chunk length in characters when content is split.", int, 200, 4000),
     Setting("CLONE_CHUNK_OVERLAP", "120", "Characters shared by neighbouring chunks.", int, 0, 1000),
+    Setting(
+        "CLONE_DISCLOSURE_EVERY_TURNS",
+        "50",
+        "The AI disclosure is repeated in a chat after this many turns.",
+        int,
+        1,
+        10_000,
+    ),
+    Setting(
+        "CLONE_DISCLOSURE_EVERY_MINUTES",
+        "180",
+        "The AI disclosure is repeated in a chat after this many minutes.",
+        float,
+        1,
+        10_000,
+    ),
     Setting("CLONE_MAX_MESSAGE_CHARS", "2000", "Longest fan message accepted, in characters.", int, 50, 20000),
     Setting(
         "CLONE_MAX_FILE_MB",
@@ -152,13 +168,31 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Token that unlocks the Researchers tab (survey export). Empty: the export is disabled.",
     ),
+    Setting(
+        "CLONE_CONSENT_PUBLIC_KEY",
+        "",
+        "The creator's Ed25519 public key (base64, as `python -m clone consent init` prints it). When set, "
+        "consent.json must be signed with exactly this key. Empty: any valid signature is accepted.",
+    ),
+    Setting(
+        "CLONE_REVOKED",
+        "false",
+        "Kill switch: `true` switches the clone off (it stops answering and shows a notice).",
+        bool,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
-def _coerce(setting: Setting, raw: str) -> str | int | float:
+def _coerce(setting: Setting, raw: str) -> str | int | float | bool:
     """Turn the raw string into the setting's type, checking its range or allowed values."""
+    if setting.kind is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{setting.name}={raw!r} is not a valid bool: use true or false.")
     if setting.choices is not None:
         if raw.lower() not in setting.choices:
             raise ConfigError(f"{setting.name}={raw!r} is not allowed: use one of {', '.join(setting.choices)}.")
@@ -201,6 +235,8 @@ class Settings:
     chunk_size: int
     chunk_overlap: int
     max_message_chars: int
+    disclosure_every_turns: int
+    disclosure_every_minutes: float
     max_file_mb: float
     max_zip_files: int
     max_zip_mb: float
@@ -209,6 +245,8 @@ class Settings:
     model_cache: Path
     research_token: str
     creator_token: str
+    consent_public_key: str = ""
+    revoked: bool = False
 
     @property
     def index_dir(self) -> Path:
@@ -224,6 +262,11 @@ class Settings:
     def export_dir(self) -> Path:
         """Where CSV downloads are written before they are served."""
         return self.home / "exports"
+
+    @property
+    def keys_dir(self) -> Path:
+        """The deployment's receipt-signing key and its retired public keys (back it up, never commit it)."""
+        return self.home / "keys"
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -264,6 +307,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         chunk_size=values["CLONE_CHUNK_SIZE"],
         chunk_overlap=values["CLONE_CHUNK_OVERLAP"],
         max_message_chars=values["CLONE_MAX_MESSAGE_CHARS"],
+        disclosure_every_turns=values["CLONE_DISCLOSURE_EVERY_TURNS"],
+        disclosure_every_minutes=values["CLONE_DISCLOSURE_EVERY_MINUTES"],
         max_file_mb=values["CLONE_MAX_FILE_MB"],
         max_zip_files=values["CLONE_MAX_ZIP_FILES"],
         max_zip_mb=values["CLONE_MAX_ZIP_MB"],
@@ -272,6 +317,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         model_cache=Path(values["CLONE_MODEL_CACHE"]).expanduser().resolve(),
         research_token=values["CLONE_RESEARCH_TOKEN"],
         creator_token=values["CLONE_CREATOR_TOKEN"],
+        consent_public_key=values["CLONE_CONSENT_PUBLIC_KEY"],
+        revoked=values["CLONE_REVOKED"],
     )
 
 

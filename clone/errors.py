@@ -40,3 +40,14 @@ class BackendError(CloneError):
 
 class SurveyError(CloneError):
     """A survey submission is incomplete or out of range."""
+
+
+class DeploymentKeyError(CloneError):
+    """The deployment's receipt-signing key under ``CLONE_HOME/keys/`` cannot be read or created."""
+
+
+class ConsentError(CloneError):
+    """The creator's signed consent manifest is missing, invalid, expired or does not cover this use.
+
+    Every message ends with how to fix it, naming ``python -m clone consent init <creator folder>``.
+    """

@@ -6,15 +6,18 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 
 from clone.backends import AnswerRequest, Backend, get_backend
 from clone.config import Settings
 from clone.errors import BackendError
-from clone.guardrails import check_message, prompt
+from clone.guardrails import check_message, check_reply, clean_passages, prompt
 from clone.index import IngestReport, KnowledgeBase, Passage, ensure_index
 from clone.memory import MAX_TURNS, standalone_query
 from clone.persona import Persona, load_persona
+from clone.trust.killswitch import KillSwitch
+from clone.trust.receipts import Notary
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,12 @@ class Source:
         return f"{self.title}, p. {self.page}" if self.page is not None else self.title
 
 
+def plain(text: str) -> str:
+    """Reply text without citation markers or their Markdown links (``[1]``, ``[[1]](url)``)."""
+    text = re.sub(r"\s?\[\[\d{1,2}\]\]\([^)]*\)", "", text)
+    return _MARKER.sub("", text).strip()
+
+
 def format_time(seconds: float) -> str:
     """``125`` -> ``"2:05"``; ``3725`` -> ``"1:02:05"``."""
     s = int(seconds)
@@ -59,6 +68,7 @@ class Reply:
     backend: str = ""
     done: bool = True
     ai_generated: bool = True  # always: machine-readable marking of AI output
+    receipt: dict | None = None  # signature by the deployment's key: {"receipt", "code", "signed_by", "algorithm"}
 
     def markdown(self, *, show_citations: bool = True) -> str:
         """The reply as chat Markdown: numbered citation links and a source list."""
@@ -92,7 +102,13 @@ class Reply:
             "reason": self.reason,
             "backend": self.backend,
             "ai_generated": self.ai_generated,
+            "receipt": self.receipt,
         }
+
+    @property
+    def plain_text(self) -> str:
+        """The reply as a fan reads and copies it: no citation markers. This is what receipts sign."""
+        return plain(self.text)
 
 
 def cite(text: str, passages: list[Passage]) -> tuple[str, list[Source]]:
@@ -121,6 +137,14 @@ def cite(text: str, passages: list[Passage]) -> tuple[str, list[Source]]:
     return _MARKER.sub(swap, text).strip(), sources
 
 
+@cache
+def _instruction_lines() -> tuple[str, ...]:
+    """Fixed sentences of the LLM system prompt: a reply that repeats one is leaking its instructions."""
+    pieces = re.split(r"\{\{.*?\}\}|\{%.*?%\}|\n", prompt("llm_system"))
+    pieces = (re.sub(r"^[\W\d]*(?=[A-Za-z])", "", piece.strip()) for piece in pieces)
+    return tuple(piece[:60] for piece in pieces if len(piece) >= 40)
+
+
 class Clone:
     """A creator's clone: persona, knowledge base and backend, ready to answer fans."""
 
@@ -131,12 +155,17 @@ class Clone:
         kb: KnowledgeBase,
         backend: Backend,
         content_dir: Path | None = None,
+        *,
+        killswitch: KillSwitch | None = None,
+        notary: Notary | None = None,
     ):
         self.settings = settings
         self.persona = persona
         self.kb = kb  # replaced whole by reindex(); readers take one reference per question
         self.backend = backend
         self.content_dir = Path(content_dir or settings.creator_dir / "content")
+        self.killswitch = killswitch or KillSwitch.from_settings(settings, settings.creator_dir)
+        self.notary = notary or Notary.load(settings.home)
 
     @classmethod
     def from_settings(
@@ -175,14 +204,50 @@ class Clone:
         return [p for p in hits if p.score >= floor * RELATED_FRACTION]
 
     def stream(self, message: str | None, history: list[tuple[str, str]] | None = None) -> Iterator[Reply]:
-        """Yield growing partial replies, then the final one (``done=True``)."""
+        """Yield growing partial replies, then the final one (``done=True``), signed with a receipt.
+
+        A revoked clone (the kill switch) answers nothing: every message gets the notice.
+        """
+        revoked = self.killswitch.revoked()
+        if revoked:
+            notice = self.killswitch.notice(self.persona.name)
+            final = Reply(text=notice, backend=self.backend.name, refused=True, abstained=True, reason="revoked")
+            yield self._sign(final)
+            return
+        for reply in self._compose(message, history):
+            yield self._sign(reply) if reply.done else reply
+
+    def _sign(self, reply: Reply) -> Reply:
+        receipt = self.notary.sign(
+            reply.plain_text, self.persona.id, [s.path for s in reply.sources], reply.backend or self.backend.name
+        )
+        return replace(reply, receipt=receipt.as_dict())
+
+    def _compose(self, message: str | None, history: list[tuple[str, str]] | None) -> Iterator[Reply]:
+        """The reply without its receipt: guardrails, retrieval, backend, citations.
+
+        Guardrails run before retrieval (on the message), on the retrieved passages (injected
+        instructions removed) and on the backend's output as it streams (a reply that claims to be
+        human, leaks instructions or speaks for the creator beyond the passages is replaced).
+        A refusal is recorded on the reply as ``refused=True`` with its ``reason``; it also counts
+        as ``abstained``, since the clone gave no answer from the content.
+        """
         base = Reply(text="", backend=self.backend.name, done=False)
-        verdict = check_message(message, name=self.persona.name, max_chars=self.settings.max_message_chars)
+        name = self.persona.name
+        verdict = check_message(
+            message,
+            name=name,
+            max_chars=self.settings.max_message_chars,
+            topics_to_avoid=self.persona.topics_to_avoid,
+        )
         if not verdict.ok:
-            yield replace(base, text=verdict.reply, reason=verdict.reason, done=True)
+            refused = verdict.refused
+            yield replace(
+                base, text=verdict.reply, reason=verdict.reason, refused=refused, abstained=refused, done=True
+            )
             return
         query = standalone_query(verdict.text, history)
-        passages = self.retrieve(query)
+        passages = clean_passages(self.retrieve(query))
         if not passages:
             yield replace(
                 base, text=self.persona.no_answer_message, abstained=True, reason="no_relevant_content", done=True
@@ -195,11 +260,16 @@ class Clone:
             history=list(history or [])[-MAX_TURNS:],
             retrieval_query=query if query != verdict.text else "",
         )
+        said = "\n".join(p.text for p in passages)
         raw = ""
         try:
             for piece in self.backend.stream(request):
                 raw += piece
                 text, sources = cite(raw, passages)
+                check = check_reply(text, name=name, passages_text=said, secrets=_instruction_lines())
+                if not check.ok:
+                    yield self._replaced(base, check)
+                    return
                 yield replace(base, text=text, sources=sources)
         except BackendError as exc:
             log.warning("backend %s failed: %s", self.backend.name, exc)
@@ -211,6 +281,11 @@ class Clone:
             yield replace(base, text=self.persona.no_answer_message, abstained=True, reason="ungrounded", done=True)
             return
         yield replace(base, text=text, sources=sources, done=True)
+
+    @staticmethod
+    def _replaced(base: Reply, check) -> Reply:
+        log.warning("reply replaced by a guardrail: %s", check.reason)
+        return replace(base, text=check.reply, reason=check.reason, refused=True, abstained=True, done=True)
 
     def answer(self, message: str | None, history: list[tuple[str, str]] | None = None) -> Reply:
         """The final reply to ``message`` (the last item of :meth:`stream`)."""

@@ -9,7 +9,9 @@ from __future__ import annotations
 import html
 import logging
 import os
+import re
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +23,16 @@ from clone.config import ASSETS_DIR, Settings, load_settings
 from clone.errors import CloneError, SurveyError
 from clone.guardrails import disclosure
 from clone.memory import bounded
-from clone.pipeline import Clone
+from clone.persona import load_persona
+from clone.pipeline import Clone, plain
 from clone.survey import Instrument, SurveyStore, write_export
+from clone.trust.consent import Consent, summary_markdown, verify_consent
 
 log = logging.getLogger(__name__)
 
 CSS_PATH = ASSETS_DIR / "style.css"
+MAX_PASTE = 20_000
+KILL_SWITCH_POLL_SECONDS = 2.0
 
 
 # Inline styles: the banner stays readable even without the app's stylesheet.
@@ -60,34 +66,73 @@ class Handlers:
     store: SurveyStore
     instrument: Instrument
     settings: Settings
+    show_citations: bool = True
 
     # --- chat -------------------------------------------------------------------------
-    def respond(
-        self, message: str, chat: list[dict], history: list[tuple[str, str]] | None
-    ) -> Iterator[tuple[list[dict], str, list[tuple[str, str]]]]:
-        """Stream a reply into the chat. Yields (chat messages, cleared textbox, history)."""
-        history = list(history or [])
+    def respond(self, message: str, chat: list[dict], session: dict | None) -> Iterator[tuple[list[dict], str, dict]]:
+        """Stream a reply into the chat. Yields (chat messages, cleared textbox, session).
+
+        ``session`` is this fan's own state (``gr.State``, never shared): the bounded history and
+        when the AI disclosure was last shown. The disclosure opens every chat (the first message)
+        and is repeated after ``CLONE_DISCLOSURE_EVERY_TURNS`` turns or
+        ``CLONE_DISCLOSURE_EVERY_MINUTES`` minutes, whichever comes first.
+        """
+        session = new_session() | dict(session or {})
+        now = time.time()
+        session["disclosed_at"] = session["disclosed_at"] or now
         chat = list(chat or []) + [{"role": "user", "content": message or ""}]
+        due = session["turns"] >= self.settings.disclosure_every_turns or (
+            now - session["disclosed_at"] >= self.settings.disclosure_every_minutes * 60
+        )
+        if due:
+            chat.append({"role": "assistant", "content": reminder_markdown(self.clone.persona.name)})
+            session.update(disclosed_at=now, turns=0)
         reply = None
         try:
-            for reply in self.clone.stream(message, history):
-                yield chat + [{"role": "assistant", "content": reply.markdown()}], "", history
+            for reply in self.clone.stream(message, session["history"]):
+                yield chat + [{"role": "assistant", "content": reply_markdown(reply, self.show_citations)}], "", session
         except CloneError as exc:
             log.warning("chat failed: %s", exc)
             text = "Sorry, something went wrong on my side. Please try again in a moment."
-            yield chat + [{"role": "assistant", "content": text}], "", history
+            yield chat + [{"role": "assistant", "content": text}], "", session
             return
         if reply is not None:
-            history = bounded(history, (message, reply.text))
-            yield chat + [{"role": "assistant", "content": reply.markdown()}], "", history
+            session = session | {
+                "history": bounded(session["history"], (message, reply.text)),
+                "turns": session["turns"] + 1,
+            }
+            yield chat + [{"role": "assistant", "content": reply_markdown(reply, self.show_citations)}], "", session
 
     def chat_api(self, message: str) -> dict:
-        """Answer one message. Returns the reply text, its sources, and flags; ``ai_generated`` is always true."""
+        """Answer one message: reply text, sources, flags and receipt; ``ai_generated`` is always true."""
         reply = self.clone.answer(message)
         data = reply.to_dict()
         data["markdown"] = reply.markdown()
         data["disclosure"] = disclosure(self.clone.persona.name).replace("**", "")
         return data
+
+    # --- trust ------------------------------------------------------------------------
+    def verify_api(self, text: str, receipt: str) -> dict:
+        """Check pasted reply text against its receipt: status genuine, altered or unknown, with the sources."""
+        return self.clone.notary.verify(pasted_reply(text), (receipt or "").strip()).as_dict()
+
+    def verify(self, text: str, receipt: str) -> str:
+        """The Verify tab: the result of :meth:`verify_api` as Markdown."""
+        result = self.clone.notary.verify(pasted_reply(text), (receipt or "").strip())
+        lines = [f"### {VERDICT_LABELS[result.status]}", result.message]
+        if result.time:
+            lines.append(
+                f"Signed {result.time} by this deployment's key `{result.signed_by}`, backend `{result.backend}`."
+            )
+        if result.sources:
+            lines.append("Sources it was built from: " + ", ".join(f"`{s}`" for s in result.sources))
+        return "\n\n".join(lines)
+
+    def revocation_notice(self) -> dict:
+        """The kill-switch notice for the page, polled every few seconds; hidden while the clone is on."""
+        if self.clone.killswitch.revoked():
+            return gr.update(value=notice_html(self.clone.killswitch.notice(self.clone.persona.name)), visible=True)
+        return gr.update(value="", visible=False)
 
     # --- survey -----------------------------------------------------------------------
     def submit_survey(self, *values) -> str:
@@ -146,22 +191,73 @@ def _require(token: str | None, expected: str, setting: str, what: str) -> None:
         raise gr.Error("That token is not right.")
 
 
+VERDICT_LABELS = {
+    "genuine": "Genuine: this reply came from this clone, word for word.",
+    "altered": "Altered: the receipt is real, but the text was changed.",
+    "unknown": "Unknown: this receipt was not issued by this clone.",
+}
+
+
+def new_session() -> dict:
+    """A fan's fresh chat state."""
+    return {"history": [], "disclosed_at": None, "turns": 0}
+
+
+def reminder_markdown(name: str) -> str:
+    """The repeated disclosure, shown in long chats."""
+    return f"*Reminder:* {disclosure(name)}"
+
+
+def reply_markdown(reply, show_citations: bool = True) -> str:
+    """A reply as shown in the chat: text, sources, and the AI-generated mark with its receipt."""
+    mark = "AI-generated reply"
+    if reply.receipt:
+        summary = f"{mark} · receipt <code>{reply.receipt['code']}</code>"
+        details = f"\n\n<details><summary>{summary}</summary>\n\n`{reply.receipt['receipt']}`\n\n</details>"
+    else:
+        details = f"\n\n<sub>{mark}</sub>"
+    return reply.markdown(show_citations=show_citations) + details
+
+
+def pasted_reply(text: str) -> str:
+    """What a fan pasted, reduced to the signed reply text: no source list, mark, or citation links."""
+    text = (text or "")[:MAX_PASTE]
+    text = re.split(r"\n\s*(?:\*\*)?Sources(?:\*\*)?\s*\n|\n\s*AI-generated reply", text)[0]
+    return plain(text)
+
+
+def notice_html(text: str) -> str:
+    """The kill-switch notice as a high-contrast block."""
+    return (
+        "<div id='revoked-notice' role='alert' style='background:#7a1f1f;color:#ffffff;border-radius:8px;"
+        f"padding:10px 14px;font-size:15px'>{html.escape(text)}</div>"
+    )
+
+
 def avatar_path(settings: Settings) -> str | None:
     """The creator's avatar (``avatar.png`` in the creator folder), if there is one."""
     path = Path(settings.creator_dir) / "avatar.png"
     return str(path) if path.is_file() else None
 
 
-def build_app(clone: Clone, store: SurveyStore, instrument: Instrument, settings: Settings) -> gr.Blocks:
-    """Build the fan-facing app. The caller launches it (see ``launch_options``)."""
+def build_app(
+    clone: Clone, store: SurveyStore, instrument: Instrument, settings: Settings, consent: Consent
+) -> gr.Blocks:
+    """Build the fan-facing app for a clone with verified consent. The caller launches it (see ``launch_options``)."""
     h = Handlers(clone, store, instrument, settings)
     persona = clone.persona
     with gr.Blocks(title=f"AI clone of {persona.name}") as app:
         gr.HTML(banner_html(clone))
+        notice = gr.HTML(visible=False, elem_id="revoked-notice-box")
+        gr.Timer(KILL_SWITCH_POLL_SECONDS).tick(h.revocation_notice, None, notice, api_visibility="private")
+        app.load(h.revocation_notice, None, notice, api_visibility="private")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 chatbot = gr.Chatbot(
-                    value=[{"role": "assistant", "content": persona.greeting}],
+                    value=[
+                        {"role": "assistant", "content": disclosure(persona.name)},
+                        {"role": "assistant", "content": persona.greeting},
+                    ],
                     label=f"AI clone of {persona.display_name}",
                     avatar_images=(None, avatar_path(settings)),
                     elem_id="clone-chat",
@@ -169,7 +265,7 @@ def build_app(clone: Clone, store: SurveyStore, instrument: Instrument, settings
                     buttons=["copy"],
                     feedback_options=None,
                 )
-                history = gr.State([])
+                session = gr.State(new_session())
                 with gr.Row():
                     box = gr.Textbox(
                         placeholder=f"Ask {persona.name}'s AI clone a question",
@@ -182,8 +278,8 @@ def build_app(clone: Clone, store: SurveyStore, instrument: Instrument, settings
                 for trigger in (box.submit, send.click):
                     trigger(
                         h.respond,
-                        [box, chatbot, history],
-                        [chatbot, box, history],
+                        [box, chatbot, session],
+                        [chatbot, box, session],
                         api_visibility="private",
                     )
             with gr.Tab("Survey", id="survey"):
@@ -217,6 +313,18 @@ def build_app(clone: Clone, store: SurveyStore, instrument: Instrument, settings
                         "The survey export is switched off. Set `CLONE_RESEARCH_TOKEN` to a long random value "
                         "(for example in `.env`) and restart the app; then enter the token here to download."
                     )
+            with gr.Tab("Verify", id="verify"):
+                gr.Markdown(
+                    "Paste a reply and its receipt (open *AI-generated reply* under the reply and copy the code "
+                    "block) to check that this clone really said it, word for word."
+                )
+                pasted = gr.Textbox(label="Reply text", lines=5, elem_id="verify-text")
+                receipt = gr.Textbox(label="Receipt", lines=2, elem_id="verify-receipt")
+                check = gr.Button("Verify", elem_id="verify-button")
+                verdict = gr.Markdown(elem_id="verify-result")
+                check.click(h.verify, [pasted, receipt], verdict, api_name="verify_tab", api_visibility="private")
+            with gr.Tab("About this clone", id="about"):
+                gr.Markdown(about_markdown(clone, consent), elem_id="about-clone")
             with gr.Tab("Creator", id="creator"):
                 if settings.creator_token:
                     gr.Markdown(
@@ -238,6 +346,7 @@ def build_app(clone: Clone, store: SurveyStore, instrument: Instrument, settings
             f" · version {__version__}</div>"
         )
         gr.api(h.chat_api, api_name="chat")
+        gr.api(h.verify_api, api_name="verify")
     app.queue(default_concurrency_limit=4)
     return app
 
@@ -254,6 +363,24 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     # Gradio copies served files (such as CSV exports) into its temp folder: keep it under CLONE_HOME.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.home / "gradio-tmp"))
-    clone = Clone.from_settings(settings, progress=lambda msg: print(msg, flush=True))
+    persona = load_persona(settings.creator_dir)
+    # No valid, unexpired, matching consent manifest: no app (ConsentError says how to make one).
+    consent = verify_consent(
+        settings.creator_dir, persona, channel="web", trusted_key=settings.consent_public_key or None
+    )
+    clone = Clone.from_settings(settings, persona=persona, progress=lambda msg: print(msg, flush=True))
     store = SurveyStore(settings.survey_db)
-    return build_app(clone, store, load_instrument(), settings)
+    return build_app(clone, store, load_instrument(), settings, consent)
+
+
+def about_markdown(clone: Clone, consent: Consent) -> str:
+    """The "About this clone" panel: consent summary, keys, and what the marks in the chat mean."""
+    notary = clone.notary
+    return (
+        f"{summary_markdown(consent)}\n\n"
+        "### Receipts\n"
+        f"Every reply is signed (Ed25519) by this deployment's key `{notary.fingerprint}` "
+        f"(public key `{notary.public_key_b64}`). Use the **Verify** tab, or the `/verify` API, to check a reply.\n\n"
+        f"Answers come from the `{clone.backend.name}` backend and {clone.kb.size} passages of "
+        f"{html.escape(clone.persona.name)}'s published content."
+    )

@@ -45,3 +45,14 @@ def test_submit_survey_then_export(client):
         rows = list(csv.DictReader(io.StringIO(fh.read())))
     row = next(r for r in rows if r["participant_id"] == code)
     assert row["free_text"] == "via the API" and row["clone_trust_01"] == "3"
+
+
+def test_verify_endpoint_checks_a_reply_and_its_receipt(client):
+    data = client.predict(message="What is your cat called?", api_name="/chat")
+    token = data["receipt"]["receipt"]
+    result = client.predict(text=data["markdown"], receipt=token, api_name="/verify")
+    assert result["status"] == "genuine" and result["sources"] == [s["document"] for s in data["sources"]]
+    assert client.predict(text=data["text"] + " And I love Python.", receipt=token, api_name="/verify")["status"] == (
+        "altered"
+    )
+    assert client.predict(text=data["text"], receipt="garbage", api_name="/verify")["status"] == "unknown"

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from click.testing import CliRunner
 
@@ -62,6 +64,7 @@ def test_cli_ingest_reports_skipped_files(tiny_content, settings, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "Skipped broken.txt: the file looks binary" in result.output
     assert "Built" in result.output and "from 2 documents" in result.output
+    assert re.search(r"Embedding: 100%\|.*\| 2/2", result.output)  # the tqdm progress bar
     result = runner.invoke(cli, ["ingest", str(tiny_content)])
     assert "Up to date:" in result.output
 

@@ -40,7 +40,7 @@ def test_each_fan_session_keeps_its_own_history(demo_clone, settings):
     from clone.ui import Handlers
 
     h = Handlers(demo_clone, SurveyStore(settings.survey_db), load_instrument(), settings)
-    *_, (_, _, fan_a) = h.respond("How big is your balcony?", [], [])
-    *_, (_, _, fan_b) = h.respond("What is your cat called?", [], [])
-    assert [q for q, _ in fan_a] == ["How big is your balcony?"]
-    assert [q for q, _ in fan_b] == ["What is your cat called?"]
+    *_, (_, _, fan_a) = h.respond("How big is your balcony?", [], None)
+    *_, (_, _, fan_b) = h.respond("What is your cat called?", [], None)
+    assert [q for q, _ in fan_a["history"]] == ["How big is your balcony?"]
+    assert [q for q, _ in fan_b["history"]] == ["What is your cat called?"]

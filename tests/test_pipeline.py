@@ -37,7 +37,8 @@ def test_off_topic_questions_abstain_with_the_persona_message(demo_clone, demo_q
         reply = demo_clone.answer(q["question"])
         if reply.abstained:
             abstained += 1
-            assert reply.text == demo_clone.persona.no_answer_message
+            # Either the persona's no-answer message, or a guardrail's refusal (e.g. investment advice).
+            assert reply.text == demo_clone.persona.no_answer_message or reply.refused
             assert reply.sources == []
     assert abstained / len(offtopic) >= 0.9
 

@@ -1,7 +1,9 @@
 import gradio as gr
 import pytest
 
+from clone.config import DEMO_CREATOR_DIR
 from clone.survey import SurveyStore, load_instrument
+from clone.trust.consent import verify_consent
 from clone.ui import Handlers, banner_html, build_app
 from tests.conftest import RESEARCH_TOKEN
 
@@ -22,7 +24,8 @@ def test_banner_is_in_every_app_whatever_the_settings(demo_clone, settings):
     from dataclasses import replace
 
     for s in (settings, replace(settings, research_token=""), replace(settings, backend="extractive", top_k=1)):
-        app = build_app(demo_clone, SurveyStore(s.survey_db), load_instrument(), s)
+        consent = verify_consent(DEMO_CREATOR_DIR, demo_clone.persona)
+        app = build_app(demo_clone, SurveyStore(s.survey_db), load_instrument(), s, consent)
         values = [c.get("props", {}).get("value") for c in app.config["components"]]
         assert any(isinstance(v, str) and "id='ai-banner'" in v for v in values)
         names = {d["api_name"] for d in app.config["dependencies"]}
@@ -30,9 +33,10 @@ def test_banner_is_in_every_app_whatever_the_settings(demo_clone, settings):
 
 
 def test_chat_handler_streams_a_cited_reply(handlers):
-    steps = list(handlers.respond("How big is your balcony?", [], []))
+    steps = list(handlers.respond("How big is your balcony?", [], None))
     assert len(steps) >= 3
-    chat, box, history = steps[-1]
+    chat, box, session = steps[-1]
+    history = session["history"]
     assert box == ""
     assert chat[0] == {"role": "user", "content": "How big is your balcony?"}
     reply = chat[-1]["content"]
@@ -41,9 +45,9 @@ def test_chat_handler_streams_a_cited_reply(handlers):
 
 
 def test_chat_history_is_bounded(handlers):
-    history = [(f"q{i}", f"a{i}") for i in range(30)]
-    *_, (_, _, new_history) = handlers.respond("How big is your balcony?", [], history)
-    assert len(new_history) == 10 and new_history[-1][0] == "How big is your balcony?"
+    session = {"history": [(f"q{i}", f"a{i}") for i in range(30)], "disclosed_at": None, "turns": 0}
+    *_, (_, _, new) = handlers.respond("How big is your balcony?", [], session)
+    assert len(new["history"]) == 10 and new["history"][-1][0] == "How big is your balcony?"
 
 
 def test_chat_api_is_machine_readable(handlers):

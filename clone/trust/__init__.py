@@ -1,0 +1,1 @@
+"""Trust: consent manifest, kill switch, reply receipts."""
