@@ -215,6 +215,36 @@ def consent_restore(creator_dir: Path) -> None:
         click.echo("The clone is switched back on.")
 
 
+@cli.group()
+def keys() -> None:
+    """The deployment's signing key, which signs every reply's receipt."""
+
+
+@keys.command("show")
+def keys_show() -> None:
+    """Print the deployment key's fingerprint and public key (creating the key on first use)."""
+    from clone.trust.receipts import Notary
+
+    try:
+        notary = Notary.load(_settings().home)
+    except CloneError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"fingerprint: {notary.fingerprint}")
+    click.echo(f"public key (Ed25519, base64): {notary.public_key_b64}")
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Replace the deployment key; receipts signed by the old one keep verifying. Stop the app first."""
+    from clone.trust.receipts import rotate_key
+
+    try:
+        fingerprint = rotate_key(_settings().home)
+    except CloneError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"New deployment key: {fingerprint}. The old public key is kept under keys/deployment-retired/.")
+
+
 def main() -> None:
     """Entry point for ``python -m clone``."""
     cli(prog_name="python -m clone")

@@ -261,3 +261,22 @@ def test_unreadable_key_file_says_how_to_fix(home, monkeypatch, content, message
     (home / "keys" / KEY_FILENAME).write_bytes(content)
     with pytest.raises(DeploymentKeyError, match=message):
         Notary.load(home)
+
+
+def test_cli_shows_and_rotates_the_deployment_key(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from clone.cli import cli
+
+    monkeypatch.setenv("CLONE_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["keys", "show"])
+    assert shown.exit_code == 0, shown.output
+    old = shown.output.split("fingerprint: ")[1].split()[0]
+    notary = Notary.load(tmp_path / "home")
+    receipt = notary.sign("Hello there.", "p", [], "extractive")
+    rotated = runner.invoke(cli, ["keys", "rotate"])
+    assert rotated.exit_code == 0 and "New deployment key" in rotated.output
+    new = runner.invoke(cli, ["keys", "show"]).output.split("fingerprint: ")[1].split()[0]
+    assert new != old
+    assert Notary.load(tmp_path / "home").verify("Hello there.", receipt.token).status == "genuine"
