@@ -10,4 +10,4 @@ if __name__ == "__main__":
         app = create_app()
     except CloneError as exc:
         sys.exit(f"Error: {exc}")
-    app.launch(**launch_options())
+    app.launch(**launch_options(app))

@@ -154,8 +154,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CLONE_EMBEDDING_ENGINE",
         "openvino",
-        "How chunks and questions are embedded: `openvino` (fast: the model exported to OpenVINO once, "
-        "bf16 or int8) or `torch` (sentence-transformers on torch).",
+        "How chunks and questions are embedded: `openvino` (fast: the model exported once to OpenVINO, "
+        "quantized to int8) or `torch` (sentence-transformers on torch).",
         choices=("openvino", "torch"),
     ),
     Setting(
@@ -167,6 +167,12 @@ SETTINGS: tuple[Setting, ...] = (
         "CLONE_RESEARCH_TOKEN",
         "",
         "Token that unlocks the Researchers tab (survey export). Empty: the export is disabled.",
+    ),
+    Setting(
+        "CLONE_STUDY",
+        str(ASSETS_DIR / "instruments" / "study.yaml"),
+        "The study file for the Survey tab: consent text and version, instrument files, conditions, demographic "
+        "questions. Copy and edit it to change the study; no code change.",
     ),
     Setting(
         "CLONE_CONSENT_PUBLIC_KEY",
@@ -247,6 +253,7 @@ class Settings:
     creator_token: str
     consent_public_key: str = ""
     revoked: bool = False
+    study_file: Path = ASSETS_DIR / "instruments" / "study.yaml"
 
     @property
     def index_dir(self) -> Path:
@@ -319,6 +326,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         creator_token=values["CLONE_CREATOR_TOKEN"],
         consent_public_key=values["CLONE_CONSENT_PUBLIC_KEY"],
         revoked=values["CLONE_REVOKED"],
+        study_file=Path(values["CLONE_STUDY"]).expanduser().resolve(),
     )
 
 

@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
@@ -25,13 +25,16 @@ from clone.guardrails import disclosure
 from clone.memory import bounded
 from clone.persona import load_persona
 from clone.pipeline import Clone, plain
-from clone.survey import Instrument, SurveyStore, write_export
+from clone.survey import ChatMetrics, Instrument, Study, SurveyStore, load_study, write_study_export
+from clone.survey.http import export_routes
+from clone.survey.store import utc_now
 from clone.trust.consent import Consent, summary_markdown, verify_consent
 
 log = logging.getLogger(__name__)
 
 CSS_PATH = ASSETS_DIR / "style.css"
 MAX_PASTE = 20_000
+MAX_TRANSCRIPT_TURNS = 200
 KILL_SWITCH_POLL_SECONDS = 2.0
 
 
@@ -67,6 +70,7 @@ class Handlers:
     instrument: Instrument
     settings: Settings
     show_citations: bool = True
+    study: Study = field(default_factory=load_study)
 
     # --- chat -------------------------------------------------------------------------
     def respond(self, message: str, chat: list[dict], session: dict | None) -> Iterator[tuple[list[dict], str, dict]]:
@@ -75,7 +79,9 @@ class Handlers:
         ``session`` is this fan's own state (``gr.State``, never shared): the bounded history and
         when the AI disclosure was last shown. The disclosure opens every chat (the first message)
         and is repeated after ``CLONE_DISCLOSURE_EVERY_TURNS`` turns or
-        ``CLONE_DISCLOSURE_EVERY_MINUTES`` minutes, whichever comes first.
+        ``CLONE_DISCLOSURE_EVERY_MINUTES`` minutes, whichever comes first. A study participant's entry
+        (``session["participant"]``, set by :meth:`consent`) decides whether citations are shown and
+        counts turns, abstentions and refusals from the replies.
         """
         session = new_session() | dict(session or {})
         now = time.time()
@@ -87,10 +93,13 @@ class Handlers:
         if due:
             chat.append({"role": "assistant", "content": reminder_markdown(self.clone.persona.name)})
             session.update(disclosed_at=now, turns=0)
+        # A study participant's condition decides whether citations are shown; the AI mark always is.
+        participant = session.get("participant") or {}
+        show = self.show_citations and participant.get("show_citations", True)
         reply = None
         try:
             for reply in self.clone.stream(message, session["history"]):
-                yield chat + [{"role": "assistant", "content": reply_markdown(reply, self.show_citations)}], "", session
+                yield chat + [{"role": "assistant", "content": reply_markdown(reply, show)}], "", session
         except CloneError as exc:
             log.warning("chat failed: %s", exc)
             text = "Sorry, something went wrong on my side. Please try again in a moment."
@@ -101,7 +110,9 @@ class Handlers:
                 "history": bounded(session["history"], (message, reply.text)),
                 "turns": session["turns"] + 1,
             }
-            yield chat + [{"role": "assistant", "content": reply_markdown(reply, self.show_citations)}], "", session
+            if participant and participant.get("stage") != "done":
+                session["participant"] = count_reply(participant, message, reply, now)
+            yield chat + [{"role": "assistant", "content": reply_markdown(reply, show)}], "", session
 
     def chat_api(self, message: str) -> dict:
         """Answer one message: reply text, sources, flags and receipt; ``ai_generated`` is always true."""
@@ -134,30 +145,115 @@ class Handlers:
             return gr.update(value=notice_html(self.clone.killswitch.notice(self.clone.persona.name)), visible=True)
         return gr.update(value="", visible=False)
 
-    # --- survey -----------------------------------------------------------------------
-    def submit_survey(self, *values) -> str:
-        """Store one survey response. Takes every item's answer (1-7) in order, then the free-text comment."""
-        *answers, free_text = values
-        try:
-            pid = self.store.submit(
-                self.instrument,
-                dict(zip(self.instrument.columns, answers, strict=True)),
-                free_text=free_text or "",
-                persona_id=self.clone.persona.id,
-                app_version=__version__,
-            )
-        except (SurveyError, ValueError) as exc:
-            raise gr.Error(str(exc)) from None
+    # --- survey: the participant flow --------------------------------------------------
+    def consent(self, agree: bool, keep_transcript: bool, session: dict | None) -> tuple:
+        """Consent screen: record consent, draw an id and a condition on the server, show the pre-chat questions.
+
+        Returns (session, consent step, pre-chat step, status). The condition never comes from the client.
+        """
+        session = new_session() | dict(session or {})
+        if session.get("participant"):
+            raise gr.Error("You have already agreed; please continue below.")
+        if not agree:
+            raise gr.Error("Please tick the box to agree, or choose No thanks to chat without taking part.")
+        a = self.store.assign(
+            self.study,
+            consent_version=self.study.consent_version,
+            transcript_opt_in=bool(keep_transcript),
+            persona_id=self.clone.persona.id,
+            app_version=__version__,
+            backend=self.clone.backend.name,
+        )
+        session["participant"] = {
+            "id": a.participant_id,
+            "show_citations": self.study.condition(a.condition).show_citations,
+            "transcript_opt_in": bool(keep_transcript),
+            "stage": "pre",
+            "turns": 0,
+            "abstentions": 0,
+            "refusals": 0,
+            "first": None,
+            "last": None,
+            "transcript": [],
+        }
+        return session, gr.update(visible=False), gr.update(visible=True), "Thank you for taking part."
+
+    def decline(self) -> tuple:
+        """No thanks: nothing is stored, and the chat stays open."""
         return (
-            f"Thank you, your answers are saved. Your participant code is **{pid}**. "
-            "Keep it if you may want your answers deleted later."
+            gr.update(visible=False),
+            "No problem: nothing about you is stored for research. You can still chat in the **Chat** tab.",
         )
 
+    def submit_pre(self, session: dict | None, *answers) -> tuple:
+        """Store the pre-chat answers; returns (session, pre step, chat step, status)."""
+        participant = _participant(session, "pre")
+        columns = [c.question.column for c in self.study.columns("pre")]
+        try:
+            self.store.save_phase(self.study, participant["id"], "pre", dict(zip(columns, answers, strict=True)))
+        except (SurveyError, ValueError) as exc:
+            raise gr.Error(str(exc)) from None
+        session = dict(session) | {"participant": participant | {"stage": "chat"}}
+        return session, gr.update(visible=False), gr.update(visible=True), ""
+
+    def finish_chat(self, session: dict | None) -> tuple:
+        """The participant is done chatting; returns (session, chat step, post-chat step)."""
+        participant = _participant(session, "chat")
+        session = dict(session) | {"participant": participant | {"stage": "post"}}
+        return session, gr.update(visible=False), gr.update(visible=True)
+
+    def submit_post(self, session: dict | None, *values) -> tuple:
+        """Store the post-chat answers, chat metrics and optional demographics; show the completion code.
+
+        ``values`` are the post-chat items in order, then one value per demographic question.
+        Returns (session, post step, completion message).
+        """
+        participant = _participant(session, "post")
+        columns = [c.question.column for c in self.study.columns("post")]
+        n = len(columns)
+        answers, demo = values[:n], values[n:]
+        first, last = participant["first"], participant["last"]
+        metrics = ChatMetrics(
+            turns=participant["turns"],
+            seconds=(last - first) if first and last else 0.0,
+            abstentions=participant["abstentions"],
+            refusals=participant["refusals"],
+        )
+        try:
+            # Metrics first (an idempotent update): if an answer is missing, the participant fixes it and
+            # submits again, and the post-chat answers (written once) still go in as one transaction.
+            self.store.finish(
+                self.study,
+                participant["id"],
+                chat=metrics,
+                demographics=dict(zip(self.study.demographics, demo, strict=True)),
+                transcript=participant["transcript"] if participant["transcript_opt_in"] else None,
+            )
+            self.store.save_phase(self.study, participant["id"], "post", dict(zip(columns, answers, strict=True)))
+        except (SurveyError, ValueError) as exc:
+            raise gr.Error(str(exc)) from None
+        session = dict(session) | {"participant": participant | {"stage": "done", "transcript": []}}
+        message = (
+            f"Thank you, your answers are saved. Your completion code is **{participant['id']}**. "
+            "It is also your deletion code: keep it if you may want your answers deleted later."
+        )
+        return session, gr.update(visible=False), message
+
+    def delete_answers(self, code: str) -> str:
+        """Delete everything stored under a completion code."""
+        if self.store.delete(code):
+            return "Your answers have been deleted."
+        return "No answers are stored under that code (already deleted, or a typo?)."
+
     # --- researchers ------------------------------------------------------------------
-    def export_csv(self, token: str) -> str:
-        """Write all survey responses to a CSV file and return its path (needs the research token)."""
+    def export_files(self, token: str) -> list[str]:
+        """Write the wide CSV, long CSV and codebook (CSV, JSON); return their paths (needs the research token)."""
         _require(token, self.settings.research_token, "CLONE_RESEARCH_TOKEN", "The export")
-        return str(write_export(self.instrument, self.store.responses(), self.settings.export_dir))
+        return [str(p) for p in write_study_export(self.study, self.store, self.settings.export_dir)]
+
+    def export_csv(self, token: str) -> str:
+        """Write the export files and return the wide CSV's path (needs the research token)."""
+        return self.export_files(token)[0]
 
     # --- creator ----------------------------------------------------------------------
     def reindex(self, token: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
@@ -203,6 +299,29 @@ def new_session() -> dict:
     return {"history": [], "disclosed_at": None, "turns": 0}
 
 
+def _participant(session: dict | None, stage: str) -> dict:
+    """This session's participant, who must be at ``stage`` of the flow (else a polite ``gr.Error``)."""
+    participant = (session or {}).get("participant")
+    if not participant:
+        raise gr.Error("Please agree to take part first (the consent form at the top of this tab).")
+    if participant["stage"] != stage:
+        raise gr.Error("That step is already done; please continue with the next one.")
+    return dict(participant)
+
+
+def count_reply(participant: dict, message: str, reply, now: float) -> dict:
+    """The participant's chat metrics after one more reply (and the transcript, if they opted in)."""
+    p = dict(participant)
+    p["turns"] += 1
+    p["abstentions"] += int(bool(reply.abstained))
+    p["refusals"] += int(bool(reply.refused))
+    p["first"] = p["first"] or now
+    p["last"] = time.time()
+    if p["transcript_opt_in"] and len(p["transcript"]) < MAX_TRANSCRIPT_TURNS:
+        p["transcript"] = p["transcript"] + [{"at": utc_now(), "fan": message, "clone": reply.text}]
+    return p
+
+
 def reminder_markdown(name: str) -> str:
     """The repeated disclosure, shown in long chats."""
     return f"*Reminder:* {disclosure(name)}"
@@ -240,11 +359,82 @@ def avatar_path(settings: Settings) -> str | None:
     return str(path) if path.is_file() else None
 
 
+def survey_tab(h: Handlers, session: gr.State) -> None:
+    """The participant flow: consent, pre-chat questions, chat, post-chat questions, code; and deletion.
+
+    Every step reads and writes the fan's own ``session`` (``gr.State``), which the chat also uses, so
+    the condition assigned here decides how the chat shows replies.
+    """
+    study = h.study
+
+    def radios(phase: str) -> list[gr.Radio]:
+        out = []
+        for n, c in enumerate(study.columns(phase), 1):
+            scale, q = c.instrument.scale, c.question
+            choices = [(q.label(scale, v), v) for v in range(scale.min, scale.max + 1)]
+            out.append(gr.Radio(choices=choices, label=f"{n}. {q.item.text}", elem_id=f"survey-{c.name}"))
+        return out
+
+    with gr.Column(elem_id="survey-consent-step") as consent_step:
+        gr.Markdown(study.consent_text, elem_id="survey-consent-text")
+        gr.Markdown(f"<sub>Consent text version {html.escape(study.consent_version)}</sub>")
+        agree = gr.Checkbox(label="I have read the above and agree to take part.", elem_id="survey-agree")
+        keep = gr.Checkbox(
+            label="Optional: you may keep the transcript of my chat for the research.", elem_id="survey-transcript"
+        )
+        with gr.Row():
+            start = gr.Button("Start", variant="primary", elem_id="survey-start")
+            no = gr.Button("No thanks", elem_id="survey-decline")
+    status = gr.Markdown(elem_id="survey-status")
+    with gr.Column(visible=False, elem_id="survey-pre-step") as pre_step:
+        gr.Markdown("### Before you chat\nA few questions about what you expect. Every question is required.")
+        pre = radios("pre")
+        pre_done = gr.Button("Continue", variant="primary", elem_id="survey-pre-submit")
+    with gr.Column(visible=False, elem_id="survey-chat-step") as chat_step:
+        gr.Markdown(
+            "### Now chat\nGo to the **Chat** tab and talk with the AI clone for as long as you like. "
+            "Then come back here."
+        )
+        chatted = gr.Button("I have finished chatting", variant="primary", elem_id="survey-chat-done")
+    with gr.Column(visible=False, elem_id="survey-post-step") as post_step:
+        gr.Markdown("### After your chat\nEvery rating is required; the questions about you are optional.")
+        post = radios("post")
+        demo = [
+            gr.Dropdown(
+                choices=choices, value=None, label=f"Optional: {name.replace('_', ' ')}", elem_id=f"survey-demo-{name}"
+            )
+            for name, choices in study.demographics.items()
+        ]
+        post_done = gr.Button("Submit answers", variant="primary", elem_id="survey-submit")
+    thanks = gr.Markdown(elem_id="survey-thanks")
+    with gr.Accordion("Delete my answers", open=False, elem_id="survey-delete"):
+        code = gr.Textbox(label="Your completion code", elem_id="survey-delete-code")
+        delete = gr.Button("Delete my answers", elem_id="survey-delete-button")
+        deleted = gr.Markdown(elem_id="survey-delete-result")
+
+    start.click(h.consent, [agree, keep, session], [session, consent_step, pre_step, status], api_name="consent")
+    no.click(h.decline, None, [consent_step, status], api_visibility="private")
+    pre_done.click(h.submit_pre, [session, *pre], [session, pre_step, chat_step, status], api_name="submit_pre")
+    chatted.click(h.finish_chat, session, [session, chat_step, post_step], api_visibility="private")
+    post_done.click(h.submit_post, [session, *post, *demo], [session, post_step, thanks], api_name="submit_post")
+    delete.click(h.delete_answers, code, deleted, api_name="delete_answers")
+
+
 def build_app(
-    clone: Clone, store: SurveyStore, instrument: Instrument, settings: Settings, consent: Consent
+    clone: Clone,
+    store: SurveyStore,
+    instrument: Instrument,
+    settings: Settings,
+    consent: Consent,
+    study: Study | None = None,
 ) -> gr.Blocks:
-    """Build the fan-facing app for a clone with verified consent. The caller launches it (see ``launch_options``)."""
-    h = Handlers(clone, store, instrument, settings)
+    """Build the fan-facing app for a clone with verified consent. The caller launches it (see ``launch_options``).
+
+    ``instrument`` is the legacy single instrument (kept for library callers); the Survey tab runs ``study``
+    (default: ``CLONE_STUDY``).
+    """
+    study = study or load_study(settings.study_file)
+    h = Handlers(clone, store, instrument, settings, study=study)
     persona = clone.persona
     with gr.Blocks(title=f"AI clone of {persona.name}") as app:
         gr.HTML(banner_html(clone))
@@ -283,31 +473,18 @@ def build_app(
                         api_visibility="private",
                     )
             with gr.Tab("Survey", id="survey"):
-                gr.Markdown(
-                    "### How did the AI clone feel to you?\n"
-                    "Your answers are anonymous: we store them with a random code and the time, nothing else "
-                    "(no name, e-mail or IP address). Every question is required except the comment."
-                )
-                choices = [
-                    (instrument.scale.label(v), v) for v in range(instrument.scale.min, instrument.scale.max + 1)
-                ]
-                radios = [
-                    gr.Radio(choices=choices, label=f"{n}. {q.item.text}", elem_id=f"survey-{q.column}")
-                    for n, q in enumerate(instrument.questions, 1)
-                ]
-                comment = gr.Textbox(
-                    label="Anything else you want to tell us? (optional)", lines=3, elem_id="survey-comment"
-                )
-                submit = gr.Button("Submit answers", variant="primary", elem_id="survey-submit")
-                thanks = gr.Markdown(elem_id="survey-thanks")
-                submit.click(h.submit_survey, [*radios, comment], thanks, api_name="submit_survey")
+                survey_tab(h, session)
             with gr.Tab("Researchers", id="research"):
                 if settings.research_token:
-                    gr.Markdown("Download every survey response as CSV (UTF-8, one row per participant).")
+                    gr.Markdown(
+                        "Download the study data: the wide CSV (one row per participant), the long CSV (one row "
+                        "per answer) and the codebook (CSV and JSON). Also over HTTP: "
+                        "`GET /research/export/wide.csv` with `Authorization: Bearer <token>`."
+                    )
                     token = gr.Textbox(label="Research token", type="password", elem_id="research-token")
-                    export = gr.Button("Download responses (CSV)", elem_id="research-export")
-                    csv_file = gr.File(label="Survey responses", elem_id="research-file")
-                    export.click(h.export_csv, token, csv_file, api_name="export_responses")
+                    export = gr.Button("Download study data", elem_id="research-export")
+                    csv_file = gr.File(label="Study data", file_count="multiple", elem_id="research-file")
+                    export.click(h.export_files, token, csv_file, api_name="export_responses")
                 else:
                     gr.Markdown(
                         "The survey export is switched off. Set `CLONE_RESEARCH_TOKEN` to a long random value "
@@ -348,12 +525,22 @@ def build_app(
         gr.api(h.chat_api, api_name="chat")
         gr.api(h.verify_api, api_name="verify")
     app.queue(default_concurrency_limit=4)
+    # Served beside the UI by launch_options(app): Gradio builds its FastAPI app inside launch().
+    app.research_routes = export_routes(study, store, settings.research_token)
     return app
 
 
-def launch_options() -> dict:
-    """Keyword arguments for ``launch()``: Gradio 6 takes theme and CSS there."""
-    return {"css": CSS_PATH.read_text(encoding="utf-8") if CSS_PATH.is_file() else None}
+def launch_options(app: gr.Blocks | None = None) -> dict:
+    """Keyword arguments for ``launch()``: Gradio 6 takes theme and CSS there.
+
+    Given the app, the research export routes go in ``app_kwargs={"routes": ...}``: Gradio passes
+    ``app_kwargs`` to the FastAPI app it creates in ``launch()``, the one supported hook before launch.
+    """
+    options: dict = {"css": CSS_PATH.read_text(encoding="utf-8") if CSS_PATH.is_file() else None}
+    routes = getattr(app, "research_routes", None)
+    if routes:
+        options["app_kwargs"] = {"routes": list(routes)}
+    return options
 
 
 def create_app(settings: Settings | None = None) -> gr.Blocks:

@@ -1,12 +1,16 @@
 """The Gradio API of the running app, through gradio_client (as a developer would use it)."""
 
-import csv
 import io
+import json
+import urllib.error
+import urllib.request
 
+import pandas as pd
 import pytest
 from gradio_client import Client
+from gradio_client.exceptions import AppError
 
-from clone.survey import load_instrument
+from clone.survey import load_study
 from tests.conftest import RESEARCH_TOKEN
 
 
@@ -36,15 +40,34 @@ def test_chat_endpoint_handles_bad_input(client):
     assert client.predict(message="x" * 5000, api_name="/chat")["reason"] == "too_long"
 
 
-def test_submit_survey_then_export(client):
-    n = len(load_instrument().columns)
-    message = client.predict(*([3] * n), "via the API", api_name="/submit_survey")
-    code = message.split("**")[1]
-    path = client.predict(RESEARCH_TOKEN, api_name="/export_responses")
-    with open(path, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(io.StringIO(fh.read())))
-    row = next(r for r in rows if r["participant_id"] == code)
-    assert row["free_text"] == "via the API" and row["clone_trust_01"] == "3"
+def test_participant_flow_over_the_api_then_http_export(client, app_server):
+    url, _ = app_server
+    study = load_study()
+    client.predict(True, False, api_name="/consent")  # the server assigns id and condition; state stays server-side
+    pre = [c.question.item.attention or 3 for c in study.columns("pre")]
+    client.predict(*pre, api_name="/submit_pre")
+    with pytest.raises(AppError, match="already done"):  # the chat step comes first; order is enforced
+        client.predict(*pre, api_name="/submit_pre")
+
+    def get(name, token=RESEARCH_TOKEN):
+        request = urllib.request.Request(f"{url}research/export/{name}")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        return urllib.request.urlopen(request, timeout=30)
+
+    for token in (None, "wrong"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            get("wide.csv", token)
+        assert err.value.code == 401
+    with get("wide.csv") as response:
+        assert response.headers["Content-Type"].startswith("text/csv")
+        wide = pd.read_csv(io.BytesIO(response.read()))
+    assert len(wide) >= 1 and (wide["trust_automation_01R_pre"] == 3).any()
+    assert set(wide.condition) <= {"citations_shown", "citations_hidden"}
+    with get("codebook.json") as response:
+        assert [c["column"] for c in json.load(response)["columns"]] == list(wide.columns)
+    with get("long.csv") as response:
+        assert pd.read_csv(response).phase.tolist()[: len(pre)] == ["pre"] * len(pre)
 
 
 def test_verify_endpoint_checks_a_reply_and_its_receipt(client):

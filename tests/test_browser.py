@@ -1,13 +1,11 @@
 """End to end in a real browser: Debian's Chromium, headless, driven by Playwright."""
 
-import csv
-import io
 import shutil
-import uuid
 
+import pandas as pd
 import pytest
 
-from clone.survey import load_instrument
+from clone.survey import load_study
 from tests.conftest import RESEARCH_TOKEN
 
 CHROMIUM = "/usr/bin/chromium"
@@ -43,46 +41,80 @@ def page(app_server, tmp_path_factory):
         browser.close()
 
 
-def test_fan_chats_answers_survey_and_researcher_downloads_csv(app_server, page, tmp_path):
+def answer(page, study, phase):
+    """Click an answer for every item of a phase: the instructed answer for attention checks, else 4."""
+    for c in study.columns(phase):
+        value = c.question.item.attention or 4
+        page.locator(f"#survey-{c.name}").get_by_text(c.question.label(c.instrument.scale, value), exact=True).click()
+
+
+def marks(page) -> int:
+    return page.evaluate("() => document.querySelector('#clone-chat').innerText.split('AI-generated reply').length - 1")
+
+
+def test_participant_flow_from_consent_to_the_researchers_csv(app_server, page, tmp_path):
     url, _ = app_server
+    study = load_study()
     page.goto(url, wait_until="domcontentloaded")
 
     banner = page.locator("#ai-banner")
     banner.wait_for()
     assert "AI clone of Rosa Lindqvist, not with Rosa Lindqvist" in banner.inner_text()
 
-    # Chat: a question about the creator's content gets a cited reply with links.
+    # Chat without taking part: a question about the creator's content gets a cited reply with links.
     page.locator("#chat-input textarea").fill("How big is your balcony?")
     page.locator("#chat-send").click()
     chat = page.locator("#clone-chat")
     source_link = chat.locator("a[href^='https://example.com/']").first
     source_link.wait_for()
     assert "Sources" in chat.inner_text()
+
+    # Consent: the versioned text, an affirmative box, and an optional transcript box.
+    page.get_by_role("tab", name="Survey").click()
+    assert "Taking part in this study" in page.locator("#survey-consent-text").inner_text()
+    page.locator("#survey-agree input").check()
+    page.locator("#survey-start").click()
+    page.locator("#survey-pre-step").wait_for()
+
+    # Pre-chat questions, including the attention check.
+    answer(page, study, "pre")
+    page.locator("#survey-pre-submit").click()
+    page.locator("#survey-chat-done").wait_for()
+
+    # Chat as a participant: the assigned condition decides whether this reply shows citations.
+    page.get_by_role("tab", name="Chat").click()
+    links_before, marks_before = chat.locator("a[href^='https://example.com/']").count(), marks(page)
+    page.locator("#chat-input textarea").fill("What is your cat called?")
+    page.locator("#chat-send").click()
+    page.wait_for_function(
+        f"() => document.querySelector('#clone-chat').innerText.split('AI-generated reply').length - 1 > {marks_before}"
+    )
+    cited = chat.locator("a[href^='https://example.com/']").count() > links_before
     page.screenshot(path=str(tmp_path / "chat.png"))
 
-    # Survey: answer every item and leave a unique comment.
+    # Post-chat questions, then the completion (and deletion) code.
     page.get_by_role("tab", name="Survey").click()
-    comment = f"browser test {uuid.uuid4().hex[:8]}"
-    for column in load_instrument().columns:
-        page.locator(f"#survey-{column}").get_by_text("5 - Somewhat agree").click()
-    page.locator("#survey-comment textarea").fill(comment)
+    page.locator("#survey-chat-done").click()
+    page.locator("#survey-post-step").wait_for()
+    answer(page, study, "post")
     page.locator("#survey-submit").click()
     thanks = page.locator("#survey-thanks")
-    page.wait_for_function("() => document.querySelector('#survey-thanks').innerText.includes('participant code')")
+    page.wait_for_function("() => document.querySelector('#survey-thanks').innerText.includes('completion code')")
     code = thanks.locator("strong").inner_text().strip()
-    assert len(code) == 16
+    assert len(code) == 17 and code.startswith("p")
 
-    # Researchers: unlock with the token and download the CSV.
+    # Researchers: unlock with the token and download the wide CSV; pandas reads it without options.
     page.get_by_role("tab", name="Researchers").click()
     page.locator("#research-token input").fill(RESEARCH_TOKEN)
     page.locator("#research-export").click()
-    link = page.locator("#research-file a").first
+    link = page.locator("#research-file a[download='study-wide.csv']")
     link.wait_for()
     with page.expect_download() as download_info:
         link.click()
-    target = tmp_path / "responses.csv"
+    target = tmp_path / "wide.csv"
     download_info.value.save_as(target)
-    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
-    row = next(r for r in rows if r["participant_id"] == code)
-    assert row["free_text"] == comment
-    assert all(row[c] == "5" for c in load_instrument().columns)
+    wide = pd.read_csv(target)
+    row = wide.set_index("participant_id").loc[code]
+    assert row["finished"] == 1 and row["chat_turns"] == 1 and row["attention_check_01_post_pass"] == 1
+    assert row["condition"] == ("citations_shown" if cited else "citations_hidden")
+    assert all(row[c.name] == 4 for c in study.columns("post") if not c.question.item.attention)

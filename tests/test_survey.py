@@ -136,3 +136,16 @@ def test_bad_instrument_file_names_the_field(tmp_path):
         load_instrument(bad)
     text = str(err.value)
     assert "validated" in text and "scale" in text and "items" in text
+
+
+def test_a_database_from_before_the_study_is_upgraded_in_place(tmp_path, instrument):
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:  # what the first release created: migration 1 only
+        db.executescript(MIGRATIONS[0])
+        db.execute("PRAGMA user_version=1")
+        db.execute("INSERT INTO responses VALUES ('a1', '2026-01-01T00:00:00Z', 'p', 'clone', '1.0', '0.1.0', 'hi')")
+    store = SurveyStore(path)
+    assert store.schema_version == len(MIGRATIONS) >= 2
+    assert [r.participant_id for r in store.responses()] == ["a1"]
+    assert store.records() == [] and store.assignments() == []
+    assert store.delete("a1") and store.responses() == []

@@ -15,7 +15,7 @@ from gradio_client import Client
 
 from clone.config import DEMO_CREATOR_DIR, PROJECT_ROOT
 from clone.errors import ConsentError
-from clone.survey import SurveyStore, load_instrument
+from clone.survey import SurveyStore, load_instrument, load_study
 from clone.trust.consent import verify_consent
 from clone.trust.receipts import Notary
 from clone.ui import Handlers, about_markdown, create_app, reply_markdown
@@ -132,10 +132,13 @@ def test_kill_switch_stops_a_running_app_within_seconds(tmp_path, demo_index_hom
             time.sleep(0.2)
         assert "switched this AI clone off" in data["text"] and data["sources"] == []
         # The survey and the researchers' export keep working.
-        n = len(load_instrument().columns)
-        code = client.predict(*([4] * n), "after revocation", api_name="/submit_survey").split("**")[1]
-        path = client.predict(RESEARCH_TOKEN, api_name="/export_responses")
-        assert code in open(path, encoding="utf-8").read()
+        client.predict(True, False, api_name="/consent")
+        pre = [c.question.item.attention or 4 for c in load_study().columns("pre")]
+        client.predict(*pre, api_name="/submit_pre")
+        paths = client.predict(RESEARCH_TOKEN, api_name="/export_responses")
+        wide = next(p for p in paths if str(p).endswith("wide.csv"))
+        rows = open(wide, encoding="utf-8").read().splitlines()
+        assert len(rows) == 2 and rows[1].startswith("p") and ",citations_" in rows[1]
     finally:
         proc.terminate()
         proc.wait(timeout=15)

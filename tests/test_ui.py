@@ -29,7 +29,7 @@ def test_banner_is_in_every_app_whatever_the_settings(demo_clone, settings):
         values = [c.get("props", {}).get("value") for c in app.config["components"]]
         assert any(isinstance(v, str) and "id='ai-banner'" in v for v in values)
         names = {d["api_name"] for d in app.config["dependencies"]}
-        assert {"chat", "submit_survey"} <= names
+        assert {"chat", "consent", "submit_pre", "submit_post", "delete_answers"} <= names
 
 
 def test_chat_handler_streams_a_cited_reply(handlers):
@@ -57,22 +57,106 @@ def test_chat_api_is_machine_readable(handlers):
     assert "AI clone of Rosa Lindqvist" in data["disclosure"]
 
 
-def test_survey_handler_stores_and_rejects_incomplete(handlers):
-    n = len(handlers.instrument.columns)
-    message = handlers.submit_survey(*([4] * n), "great")
+def _answers(handlers, phase, value=4):
+    return [c.question.item.attention or value for c in handlers.study.columns(phase)]
+
+
+def run_participant(handlers, *, keep_transcript=False, questions=("How big is your balcony?",)):
+    """Consent, pre-chat answers, a chat, post-chat answers; returns (session, completion message, chat)."""
+    session, consent_step, pre_step, _ = handlers.consent(True, keep_transcript, None)
+    assert consent_step["visible"] is False and pre_step["visible"] is True
+    session, *_ = handlers.submit_pre(session, *_answers(handlers, "pre"))
+    chat = []
+    for q in questions:
+        *_, (chat, _, session) = handlers.respond(q, chat, session)
+    session, *_ = handlers.finish_chat(session)
+    demo = ["25-34"] + [None] * (len(handlers.study.demographics) - 1)
+    session, _, message = handlers.submit_post(session, *_answers(handlers, "post", 5), *demo)
+    return session, message, chat
+
+
+def test_participant_flow_stores_one_joined_record(handlers):
+    medical = "How much ibuprofen should I take for my back pain?"
+    session, message, _ = run_participant(handlers, questions=("How big is your balcony?", medical))
     code = message.split("**")[1]
-    assert [r.participant_id for r in handlers.store.responses()] == [code]
+    (record,) = handlers.store.records()
+    assert record.participant_id == code == session["participant"]["id"]
+    assert record.condition in {"citations_shown", "citations_hidden"}
+    assert record.consent_version == "1" and record.consented_at.endswith("Z")
+    # Counted from the replies: the medical question is refused (a refusal also counts as an abstention).
+    assert (record.chat.turns, record.chat.abstentions, record.chat.refusals) == (2, 1, 1)
+    assert record.demographics == {"age_band": "25-34"}
+    assert record.transcript is None  # not opted in: nothing of the chat text is kept
+    assert len(record.answers) == len(handlers.study.columns("pre")) + len(handlers.study.columns("post"))
+    with pytest.raises(gr.Error, match="already done"):
+        handlers.submit_post(session, *_answers(handlers, "post"))
+    assert handlers.delete_answers(code) == "Your answers have been deleted."
+    assert handlers.store.records() == []
+
+
+def test_transcript_is_kept_only_with_opt_in(handlers):
+    run_participant(handlers, keep_transcript=True)
+    (record,) = handlers.store.records()
+    assert record.transcript and record.transcript[0]["fan"] == "How big is your balcony?"
+
+
+def test_chat_metrics_count_abstentions(handlers):
+    run_participant(handlers, questions=("How do I reverse a linked list in Python?",))
+    assert handlers.store.records()[0].chat.abstentions == 1
+
+
+def test_consent_is_required_and_declining_stores_nothing(handlers):
+    with pytest.raises(gr.Error, match="tick the box"):
+        handlers.consent(False, True, None)
+    step, message = handlers.decline()
+    assert step["visible"] is False and "nothing about you is stored" in message
+    *_, (chat, _, session) = handlers.respond("How big is your balcony?", [], None)
+    assert "participant" not in session and "**Sources**" in chat[-1]["content"]
+    assert handlers.store.records() == [] and handlers.store.assignments() == []
+    with pytest.raises(gr.Error, match="agree to take part first"):
+        handlers.submit_pre(None, *_answers(handlers, "pre"))
+
+
+@pytest.mark.parametrize("condition, cited", [("citations_hidden", False), ("citations_shown", True)])
+def test_chat_honours_the_assigned_condition(handlers, condition, cited):
+    one = handlers.study.model_copy(update={"conditions": [handlers.study.condition(condition)]})
+    handlers.study = one
+    session, *_ = handlers.consent(True, False, None)
+    *_, (chat, _, session) = handlers.respond("How big is your balcony?", [], session)
+    reply = chat[-1]["content"]
+    assert ("**Sources**" in reply) is cited and ("](https://example.com/" in reply) is cited
+    assert "AI-generated reply" in reply  # the AI mark is never a condition
+    assert handlers.store.assignments()[0].condition == condition
+
+
+def test_a_missing_post_answer_can_be_fixed_and_resubmitted(handlers):
+    session, *_ = handlers.consent(True, False, None)
+    session, *_ = handlers.submit_pre(session, *_answers(handlers, "pre"))
+    session, *_ = handlers.finish_chat(session)
+    post = _answers(handlers, "post")
+    demo = [None] * len(handlers.study.demographics)
+    with pytest.raises(gr.Error, match="missing: 3"):
+        handlers.submit_post(session, *post[:2], None, *post[3:], *demo)
+    session, _, message = handlers.submit_post(session, *post, *demo)
+    assert "completion code" in message and handlers.store.records()[0].post_at
+
+
+def test_pre_answers_are_validated(handlers):
+    session, *_ = handlers.consent(True, False, None)
+    answers = _answers(handlers, "pre")
+    answers[1] = None
     with pytest.raises(gr.Error, match="missing: 2"):
-        handlers.submit_survey(4, None, *([4] * (n - 2)), "")
-    assert len(handlers.store.responses()) == 1
+        handlers.submit_pre(session, *answers)
 
 
 def test_export_needs_the_token(handlers, settings):
     with pytest.raises(gr.Error, match="not right"):
-        handlers.export_csv("guess")
-    handlers.submit_survey(*([6] * len(handlers.instrument.columns)), "")
-    path = handlers.export_csv(RESEARCH_TOKEN)
-    assert path.endswith(".csv") and "participant_id" in open(path, encoding="utf-8").read()
+        handlers.export_files("guess")
+    run_participant(handlers)
+    paths = handlers.export_files(RESEARCH_TOKEN)
+    assert [p.rsplit("study-", 1)[1] for p in paths] == ["wide.csv", "long.csv", "codebook.csv", "codebook.json"]
+    assert handlers.export_csv(RESEARCH_TOKEN) == paths[0]
+    assert "participant_id" in open(paths[0], encoding="utf-8").read()
 
 
 def test_export_disabled_without_a_token(handlers, settings):
@@ -119,3 +203,32 @@ def test_creator_reindex_picks_up_new_content_and_needs_the_token(tiny_content, 
     handlers.settings = replace(settings, creator_token="")
     with pytest.raises(gr.Error, match="set CLONE_CREATOR_TOKEN"):
         handlers.reindex("creator-secret")
+
+
+def test_the_study_file_setting_changes_the_survey_and_the_client_cannot_pick_a_condition(
+    demo_clone, settings, tmp_path
+):
+    from dataclasses import replace
+
+    from clone.config import ASSETS_DIR
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    for name in ("clone_reactions.yaml", "attention.yaml"):
+        (folder / name).write_text((ASSETS_DIR / "instruments" / name).read_text())
+    (folder / "consent.md").write_text("Our own consent text, version 7.")
+    (folder / "study.yaml").write_text(
+        "id: own\nconsent: {file: consent.md, version: '7'}\ninstruments: [clone_reactions.yaml, attention.yaml]\n"
+        "conditions: [{id: only, show_citations: false}]\n"
+    )
+    s = replace(settings, study_file=folder / "study.yaml")
+    app = build_app(
+        demo_clone, SurveyStore(s.survey_db), load_instrument(), s, verify_consent(DEMO_CREATOR_DIR, demo_clone.persona)
+    )
+    components = {c["id"]: c for c in app.config["components"]}
+    values = [c.get("props", {}).get("value") for c in components.values()]
+    assert "Our own consent text, version 7." in values
+    labels = [c.get("props", {}).get("label") or "" for c in components.values()]
+    assert any("I felt comfortable chatting with this AI clone." in label for label in labels)
+    consent = next(d for d in app.config["dependencies"] if d["api_name"] == "consent")
+    assert [components[i]["type"] for i in consent["inputs"]] == ["checkbox", "checkbox", "state"]

@@ -1,7 +1,32 @@
-"""The reaction survey: instruments, storage, export."""
+"""The reaction survey: instruments, conditions, storage, export."""
 
-from clone.survey.export import responses_csv, write_export
-from clone.survey.instruments import Instrument, load_instrument
-from clone.survey.store import SurveyStore
+from clone.survey.export import (
+    codebook,
+    codebook_csv,
+    codebook_json,
+    long_csv,
+    responses_csv,
+    wide_csv,
+    write_export,
+    write_study_export,
+)
+from clone.survey.instruments import Instrument, Study, load_instrument, load_study
+from clone.survey.store import Assignment, ChatMetrics, SurveyStore
 
-__all__ = ["Instrument", "SurveyStore", "load_instrument", "responses_csv", "write_export"]
+__all__ = [
+    "Assignment",
+    "ChatMetrics",
+    "Instrument",
+    "Study",
+    "SurveyStore",
+    "codebook",
+    "codebook_csv",
+    "codebook_json",
+    "load_instrument",
+    "load_study",
+    "long_csv",
+    "responses_csv",
+    "wide_csv",
+    "write_export",
+    "write_study_export",
+]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import tempfile
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from pathlib import Path
 
-from clone.survey.instruments import Instrument
-from clone.survey.store import StoredResponse, utc_now
+from clone.survey.instruments import PHASES, Instrument, Study
+from clone.survey.store import ParticipantRecord, StoredResponse, utc_now
 
 META_COLUMNS = ["participant_id", "submitted_at", "persona_id", "app_version", "instrument_version"]
 TEXT_COLUMNS = ["free_text"]
@@ -57,3 +60,246 @@ def write_export(instrument: Instrument, responses: list[StoredResponse], folder
         if old != target:
             old.unlink(missing_ok=True)
     return target
+
+
+# --- the participant study: wide, long, codebook -------------------------------------------------
+@dataclass(frozen=True)
+class CodebookEntry:
+    """One column of the wide file, described for the codebook."""
+
+    column: str
+    label: str
+    type: str  # "string", "integer", "number", "datetime"
+    instrument: str = ""
+    subscale: str = ""
+    phase: str = ""
+    anchors: str = ""
+    min: int | None = None
+    max: int | None = None
+    reverse: bool | None = None
+    citation: str = ""
+    validated: bool | None = None
+    version: str = ""
+    adaptation: str = ""
+
+
+CODEBOOK_COLUMNS = [f.name for f in fields(CodebookEntry)]
+
+_META: tuple[tuple[str, str, str], ...] = (
+    ("participant_id", "string", "Random participant id (64 bits from secrets); also the completion and deletion code"),
+    ("study", "string", "Study id from study.yaml"),
+    ("study_version", "string", "Study version from study.yaml"),
+    ("condition", "string", "Condition assigned by the server after consent (blocked randomization)"),
+    ("consent_version", "string", "Version of the consent text the participant agreed to"),
+    ("consented_at", "datetime", "When the participant consented and was assigned (ISO-8601 UTC)"),
+    ("pre_at", "datetime", "When the pre-chat answers were saved (ISO-8601 UTC); empty if not reached"),
+    ("post_at", "datetime", "When the post-chat answers were saved (ISO-8601 UTC); empty if not reached"),
+    ("finished", "integer", "1 if the post-chat answers were saved, else 0"),
+    ("duration_s", "integer", "Seconds from consent to the post-chat answers; empty if not finished"),
+    ("persona_id", "string", "Which creator's clone the participant talked to"),
+    ("app_version", "string", "Version of the app"),
+    ("backend", "string", "Answering backend"),
+    ("transcript_opt_in", "integer", "1 if the participant agreed to keep the chat transcript, else 0"),
+    ("chat_turns", "integer", "Replies the participant got from the clone"),
+    ("chat_duration_s", "number", "Seconds from the first message to the last reply"),
+    ("chat_abstentions", "integer", "Replies where the clone gave no answer from the content (refusals included)"),
+    ("chat_refusals", "integer", "Replies refused by the guardrails"),
+)
+
+
+def _anchors(anchors: dict[int, str]) -> str:
+    return "; ".join(f"{k}={v}" for k, v in sorted(anchors.items()))
+
+
+def _subscales(instrument) -> list[str]:
+    seen: list[str] = []
+    for q in instrument.questions:
+        if q.item.attention is None and q.item.subscale not in seen:
+            seen.append(q.item.subscale)
+    return seen
+
+
+def codebook(study: Study) -> list[CodebookEntry]:
+    """Every column of the wide file, in order, with its meaning."""
+    out = [CodebookEntry(name, label, kind) for name, kind, label in _META]
+    for name, choices in study.demographics.items():
+        out.append(CodebookEntry(f"demo_{name}", f"Optional: {name} (one of: {' | '.join(choices)})", "string"))
+    for phase in PHASES:
+        for c in study.columns(phase):
+            i, q = c.instrument, c.question
+            out.append(
+                CodebookEntry(
+                    c.name, q.item.text, "integer", i.id, q.item.subscale, phase, _anchors(q.anchors(i.scale)),
+                    i.scale.min, i.scale.max, q.item.reverse, i.citation, i.validated, i.version,
+                    "; ".join(filter(None, [i.adaptation, q.item.source])),
+                )
+            )  # fmt: skip
+    for phase in PHASES:
+        for c in study.columns(phase):
+            if c.question.item.attention is not None:
+                i = c.instrument
+                out.append(
+                    CodebookEntry(
+                        f"{c.name}_pass",
+                        f"1 if {c.name} = {c.question.item.attention} (the instructed answer), else 0. "
+                        "Nobody is excluded automatically.",
+                        "integer", i.id, c.question.item.subscale, phase, "0=failed; 1=passed", 0, 1,
+                        citation=i.citation, validated=i.validated, version=i.version,
+                    )
+                )  # fmt: skip
+    for phase in PHASES:
+        for i in study.phase(phase):
+            for sub in _subscales(i):
+                out.append(
+                    CodebookEntry(
+                        f"{i.id}_{sub}_mean_{phase}",
+                        f"Mean of the {sub} items of {i.title} ({phase}), reverse items reversed (min + max - value)",
+                        "number", i.id, sub, phase, "", i.scale.min, i.scale.max, None, i.citation, i.validated,
+                        i.version, i.adaptation,
+                    )
+                )  # fmt: skip
+    out.append(CodebookEntry("transcript", "Chat transcript as JSON, only if the participant opted in", "string"))
+    return out
+
+
+def _mean(values: list[float]) -> float | str:
+    return round(sum(values) / len(values), 4) if values else ""
+
+
+def _seconds(start: str | None, end: str | None) -> int | str:
+    if not start or not end:
+        return ""
+    parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
+    return int((parse(end) - parse(start)).total_seconds())
+
+
+def wide_rows(study: Study, records: list[ParticipantRecord]) -> list[dict[str, object]]:
+    """One dict per participant, keyed by the codebook's columns."""
+    rows = []
+    for r in records:
+        chat = r.chat
+        row: dict[str, object] = {
+            "participant_id": r.participant_id,
+            "study": r.study,
+            "study_version": r.study_version,
+            "condition": r.condition,
+            "consent_version": r.consent_version,
+            "consented_at": r.consented_at,
+            "pre_at": r.pre_at or "",
+            "post_at": r.post_at or "",
+            "finished": int(r.post_at is not None),
+            "duration_s": _seconds(r.consented_at, r.post_at),
+            "persona_id": r.persona_id,
+            "app_version": r.app_version,
+            "backend": r.backend,
+            "transcript_opt_in": int(r.transcript_opt_in),
+            "chat_turns": chat.turns if chat else "",
+            "chat_duration_s": chat.seconds if chat else "",
+            "chat_abstentions": chat.abstentions if chat else "",
+            "chat_refusals": chat.refusals if chat else "",
+        }
+        for name in study.demographics:
+            row[f"demo_{name}"] = r.demographics.get(name, "")
+        for phase in PHASES:
+            for c in study.columns(phase):
+                row[c.name] = r.answers.get((phase, c.question.column), "")
+        for phase in PHASES:
+            for c in study.columns(phase):
+                if c.question.item.attention is not None:
+                    value = r.answers.get((phase, c.question.column))
+                    row[f"{c.name}_pass"] = "" if value is None else int(value == c.question.item.attention)
+        for phase in PHASES:
+            for i in study.phase(phase):
+                lo, hi = i.scale.min, i.scale.max
+                for sub in _subscales(i):
+                    values = [
+                        (lo + hi - v) if q.item.reverse else v
+                        for q in i.questions
+                        if q.item.subscale == sub and q.item.attention is None
+                        for v in [r.answers.get((phase, q.column))]
+                        if v is not None
+                    ]
+                    row[f"{i.id}_{sub}_mean_{phase}"] = _mean(values)
+        row["transcript"] = json.dumps(r.transcript, ensure_ascii=False) if r.transcript is not None else ""
+        rows.append(row)
+    return rows
+
+
+def _csv(header: list[str], rows: list[list[object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([neutralise(cell) for cell in row])
+    return buffer.getvalue()
+
+
+def wide_csv(study: Study, records: list[ParticipantRecord]) -> str:
+    """The wide file: one row per participant, one column per codebook entry."""
+    header = [e.column for e in codebook(study)]
+    return _csv(header, [[row[c] for c in header] for row in wide_rows(study, records)])
+
+
+LONG_COLUMNS = ["participant_id", "condition", "phase", "instrument", "item", "value"]
+
+
+def long_csv(study: Study, records: list[ParticipantRecord]) -> str:
+    """The long file: one row per answered item (``item`` is the column name without the phase)."""
+    rows = []
+    for r in records:
+        for phase in PHASES:
+            for c in study.columns(phase):
+                value = r.answers.get((phase, c.question.column))
+                if value is not None:
+                    rows.append([r.participant_id, r.condition, phase, c.instrument.id, c.question.column, value])
+    return _csv(LONG_COLUMNS, rows)
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def codebook_csv(study: Study) -> str:
+    """The codebook as CSV: one row per wide column."""
+    return _csv(CODEBOOK_COLUMNS, [[_cell(getattr(e, f)) for f in CODEBOOK_COLUMNS] for e in codebook(study)])
+
+
+def codebook_json(study: Study) -> str:
+    """The codebook as JSON: the study, then one object per wide column."""
+    return json.dumps(
+        {
+            "study": study.id,
+            "study_version": study.version,
+            "consent_version": study.consent_version,
+            "conditions": [c.model_dump() for c in study.conditions],
+            "columns": [asdict(e) for e in codebook(study)],
+        },
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+EXPORTS = {
+    "wide.csv": lambda study, store: wide_csv(study, store.records()),
+    "long.csv": lambda study, store: long_csv(study, store.records()),
+    "codebook.csv": lambda study, store: codebook_csv(study),
+    "codebook.json": lambda study, store: codebook_json(study),
+}
+
+
+def write_study_export(study: Study, store, folder: Path) -> list[Path]:
+    """Write the wide, long and codebook files atomically into ``folder`` (replacing older ones)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, make in EXPORTS.items():
+        target = folder / f"study-{name}"
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".export-")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(make(study, store))
+        os.replace(tmp, target)
+        paths.append(target)
+    return paths

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -16,6 +17,8 @@ from clone.config import ASSETS_DIR
 from clone.errors import SurveyError
 
 DEFAULT_INSTRUMENT = ASSETS_DIR / "instruments" / "clone_reactions.yaml"
+DEFAULT_STUDY = ASSETS_DIR / "instruments" / "study.yaml"
+PHASES = ("pre", "post")
 _SLUG = r"^[a-z][a-z0-9]*$"
 
 
@@ -25,7 +28,7 @@ class Scale(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min: int = 1
     max: int = Field(7, le=11)
-    anchors: dict[int, str]
+    anchors: dict[int, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _anchors_in_range(self) -> Scale:
@@ -48,6 +51,12 @@ class Item(BaseModel):
     subscale: str = Field(pattern=_SLUG)
     text: str = Field(min_length=1, max_length=500)
     reverse: bool = False
+    # Semantic differentials label the ends per item (e.g. {1: Fake, 5: Natural}); else the scale's anchors.
+    anchors: dict[int, str] | None = None
+    # Instructed-response attention check: the answer the item asks for. Such items get no subscale mean.
+    attention: int | None = None
+    # Where the item comes from in the original scale, e.g. "Jian et al. item 9".
+    source: str = ""
 
 
 class Question(BaseModel):
@@ -55,6 +64,15 @@ class Question(BaseModel):
 
     column: str
     item: Item
+
+    def anchors(self, scale: Scale) -> dict[int, str]:
+        """The item's own anchors, or the scale's."""
+        return self.item.anchors if self.item.anchors is not None else scale.anchors
+
+    def label(self, scale: Scale, value: int) -> str:
+        """``"5 - Somewhat agree"``, or just the number where no anchor is set."""
+        anchors = self.anchors(scale)
+        return f"{value} - {anchors[value]}" if value in anchors else str(value)
 
 
 class Instrument(BaseModel):
@@ -66,8 +84,26 @@ class Instrument(BaseModel):
     version: str = "1.0"
     validated: bool
     citation: str = Field(min_length=1)
+    # How the items were changed from the published scale ("robot" -> "AI clone", which items were kept).
+    adaptation: str = ""
+    # When it is asked: before the chat, after it, or both (a repeated measure, columns ``_pre`` / ``_post``).
+    phase: Literal["pre", "post", "both"] = "post"
     scale: Scale
     items: list[Item] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _item_values_in_range(self) -> Instrument:
+        for n, item in enumerate(self.items, 1):
+            values = list((item.anchors or {}).keys()) + ([item.attention] if item.attention is not None else [])
+            if any(not self.scale.min <= v <= self.scale.max for v in values):
+                raise ValueError(
+                    f"item {n} has an anchor or attention answer outside {self.scale.min}..{self.scale.max}"
+                )
+        return self
+
+    def asked_in(self, phase: str) -> bool:
+        """Whether this instrument is asked in ``phase`` (``pre`` or ``post``)."""
+        return self.phase in (phase, "both")
 
     @field_validator("items")
     @classmethod
@@ -94,15 +130,121 @@ class Instrument(BaseModel):
         return [q.column for q in self.questions]
 
 
-def load_instrument(path: Path = DEFAULT_INSTRUMENT) -> Instrument:
-    """Read and validate an instrument file; errors name the file and the bad field."""
+def _load(model: type[BaseModel], path: Path, what: str = "Instrument"):
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return Instrument.model_validate(data)
+        return model.model_validate(data)
     except OSError as exc:
-        raise SurveyError(f"Cannot read instrument file {path}: {exc.strerror}") from None
+        raise SurveyError(f"Cannot read {what.lower()} file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise SurveyError(f"Instrument file {path} is not valid YAML: {exc}") from None
+        raise SurveyError(f"{what} file {path} is not valid YAML: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise SurveyError(f"Instrument file {path} has invalid fields: {problems}") from None
+        raise SurveyError(f"{what} file {path} has invalid fields: {problems}") from None
+
+
+def load_instrument(path: Path = DEFAULT_INSTRUMENT) -> Instrument:
+    """Read and validate an instrument file; errors name the file and the bad field."""
+    return _load(Instrument, path)
+
+
+class ConsentText(BaseModel):
+    """The versioned consent text a participant agrees to."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str
+    version: str = Field(min_length=1, max_length=40)
+
+
+class Condition(BaseModel):
+    """One arm of the study. The AI disclosure is never a condition: every arm shows it."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    show_citations: bool = True
+
+
+class StudyFile(BaseModel):
+    """``study.yaml`` as written: the files and settings that make up a study."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    version: str = "1.0"
+    consent: ConsentText
+    instruments: list[str] = Field(min_length=1)
+    conditions: list[Condition] = Field(min_length=1)
+    demographics: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique(self) -> StudyFile:
+        ids = [c.id for c in self.conditions]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two conditions have the same id")
+        for name in self.demographics:
+            if not name.isidentifier() or not name.islower():
+                raise ValueError(f"demographic {name!r} must be a lower-case name like age_band")
+        return self
+
+
+class Column(BaseModel):
+    """One item column of the wide file: the question, its instrument and its phase."""
+
+    name: str
+    phase: str
+    instrument: Instrument
+    question: Question
+
+
+class Study(BaseModel):
+    """A loaded study: consent text, instruments in order, conditions, demographic questions."""
+
+    id: str
+    version: str
+    consent_version: str
+    consent_text: str
+    instruments: list[Instrument]
+    conditions: list[Condition]
+    demographics: dict[str, list[str]]
+
+    def phase(self, phase: str) -> list[Instrument]:
+        """The instruments asked in ``phase``, in study order."""
+        return [i for i in self.instruments if i.asked_in(phase)]
+
+    def columns(self, phase: str) -> list[Column]:
+        """Item columns of one phase: ``instrument_subscale_nn[R]_<phase>``."""
+        return [
+            Column(name=f"{q.column}_{phase}", phase=phase, instrument=inst, question=q)
+            for inst in self.phase(phase)
+            for q in inst.questions
+        ]
+
+    def condition(self, condition_id: str) -> Condition:
+        """A condition by id (``SurveyError`` for one the study does not have)."""
+        for c in self.conditions:
+            if c.id == condition_id:
+                return c
+        raise SurveyError(f"Unknown condition {condition_id!r}.")
+
+
+def load_study(path: Path = DEFAULT_STUDY) -> Study:
+    """Read ``study.yaml`` and every file it names (paths relative to it); errors name the file."""
+    path = Path(path)
+    spec: StudyFile = _load(StudyFile, path, "Study")
+    instruments = [load_instrument(path.parent / name) for name in spec.instruments]
+    ids = [i.id for i in instruments]
+    if len(set(ids)) != len(ids):
+        raise SurveyError(f"Study file {path} lists two instruments with the same id: {', '.join(ids)}.")
+    consent_path = path.parent / spec.consent.file
+    try:
+        consent_text = consent_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SurveyError(f"Cannot read the consent text {consent_path}: {exc.strerror}") from None
+    return Study(
+        id=spec.id,
+        version=spec.version,
+        consent_version=spec.consent.version,
+        consent_text=consent_text,
+        instruments=instruments,
+        conditions=spec.conditions,
+        demographics=spec.demographics,
+    )

@@ -7,16 +7,17 @@ leaves half a response behind.
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from clone.errors import SurveyError
-from clone.survey.instruments import Instrument
+from clone.survey.instruments import PHASES, Instrument, Question, Scale, Study
 
 MAX_FREE_TEXT = 2000
 
@@ -39,6 +40,48 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (participant_id, item)
     );
     """,
+    # 2: the participant flow. `assignments` is the randomization log: one row per slot of a shuffled
+    # block, filled at assignment time (so dropouts stay visible); a withdrawn participant's slot keeps its
+    # condition and time but loses the id. `participants` is one row per consenting participant.
+    """
+    CREATE TABLE assignments (
+        block          INTEGER NOT NULL,
+        position       INTEGER NOT NULL,
+        condition      TEXT NOT NULL,
+        participant_id TEXT UNIQUE,
+        assigned_at    TEXT,
+        withdrawn_at   TEXT,
+        PRIMARY KEY (block, position)
+    );
+    CREATE TABLE participants (
+        participant_id    TEXT PRIMARY KEY,
+        study             TEXT NOT NULL,
+        study_version     TEXT NOT NULL,
+        consent_version   TEXT NOT NULL,
+        consented_at      TEXT NOT NULL,
+        transcript_opt_in INTEGER NOT NULL,
+        condition         TEXT NOT NULL,
+        persona_id        TEXT NOT NULL,
+        app_version       TEXT NOT NULL,
+        backend           TEXT NOT NULL,
+        pre_at            TEXT,
+        post_at           TEXT,
+        chat_turns        INTEGER,
+        chat_seconds      REAL,
+        chat_abstentions  INTEGER,
+        chat_refusals     INTEGER,
+        demographics      TEXT NOT NULL DEFAULT '{}',
+        transcript        TEXT
+    );
+    CREATE TABLE item_answers (
+        participant_id TEXT NOT NULL REFERENCES participants(participant_id) ON DELETE CASCADE,
+        phase          TEXT NOT NULL,
+        instrument     TEXT NOT NULL,
+        item           TEXT NOT NULL,
+        value          INTEGER NOT NULL,
+        PRIMARY KEY (participant_id, phase, item)
+    );
+    """,
 )
 
 
@@ -52,6 +95,14 @@ def new_participant_id() -> str:
     return secrets.token_hex(8)
 
 
+def new_study_id() -> str:
+    """A participant id for the study flow: ``p`` + 64 random bits in hex.
+
+    The letter keeps spreadsheets and pandas from reading an all-digit id (or ``12e45``) as a number.
+    """
+    return "p" + secrets.token_hex(8)
+
+
 @dataclass(frozen=True)
 class StoredResponse:
     """One participant's submission as read back from the database."""
@@ -63,6 +114,60 @@ class StoredResponse:
     app_version: str
     free_text: str
     answers: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A participant's id and the condition the server assigned."""
+
+    participant_id: str
+    condition: str
+    block: int
+
+
+@dataclass(frozen=True)
+class ChatMetrics:
+    """What a participant's chat looked like, counted from the replies they got."""
+
+    turns: int = 0
+    seconds: float = 0.0
+    abstentions: int = 0
+    refusals: int = 0
+
+
+@dataclass(frozen=True)
+class ParticipantRecord:
+    """Everything stored about one participant, joined: consent, condition, answers, chat metrics."""
+
+    participant_id: str
+    study: str
+    study_version: str
+    consent_version: str
+    consented_at: str
+    transcript_opt_in: bool
+    condition: str
+    persona_id: str
+    app_version: str
+    backend: str
+    pre_at: str | None
+    post_at: str | None
+    chat: ChatMetrics | None
+    demographics: dict[str, str]
+    transcript: list | None
+    # (phase, column) -> value, column without the phase suffix, e.g. ("pre", "trust_automation_01R")
+    answers: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AssignmentRow:
+    """One filled slot of the randomization log."""
+
+    block: int
+    position: int
+    condition: str
+    participant_id: str | None
+    assigned_at: str
+    withdrawn_at: str | None
 
 
 class SurveyStore:
@@ -136,6 +241,189 @@ class SurveyStore:
                 raise
         return pid
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    # --- participant flow -------------------------------------------------------------
+    def assign(
+        self,
+        study: Study,
+        *,
+        consent_version: str,
+        transcript_opt_in: bool,
+        persona_id: str,
+        app_version: str,
+        backend: str,
+    ) -> Assignment:
+        """Record consent, draw a random participant id and assign a condition (blocked randomization).
+
+        Blocks hold every condition twice, shuffled with ``secrets``; the next free slot is taken inside
+        the same transaction that writes the participant, so concurrent participants never share a slot
+        and the log has a row for every assignment, finished or not.
+        """
+        pid = new_study_id()
+        now = utc_now()
+        ids = [c.id for c in study.conditions]
+        with self._transaction() as db:
+            slot = db.execute(
+                "SELECT block, position, condition FROM assignments WHERE assigned_at IS NULL "
+                "ORDER BY block, position LIMIT 1"
+            ).fetchone()
+            if slot is None or slot[2] not in ids:
+                # First participant, a finished block, or a study whose conditions changed: open a new block.
+                db.execute("DELETE FROM assignments WHERE assigned_at IS NULL")
+                block = (db.execute("SELECT MAX(block) FROM assignments").fetchone()[0] or 0) + 1
+                order = ids * 2
+                secrets.SystemRandom().shuffle(order)
+                db.executemany(
+                    "INSERT INTO assignments (block, position, condition) VALUES (?, ?, ?)",
+                    [(block, n, c) for n, c in enumerate(order, 1)],
+                )
+                slot = (block, 1, order[0])
+            block, position, condition = slot
+            db.execute(
+                "UPDATE assignments SET participant_id = ?, assigned_at = ? WHERE block = ? AND position = ?",
+                (pid, now, block, position),
+            )
+            db.execute(
+                "INSERT INTO participants (participant_id, study, study_version, consent_version, consented_at, "
+                "transcript_opt_in, condition, persona_id, app_version, backend) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    pid,
+                    study.id,
+                    study.version,
+                    consent_version,
+                    now,
+                    int(transcript_opt_in),
+                    condition,
+                    persona_id,
+                    app_version,
+                    backend,
+                ),
+            )
+        return Assignment(pid, condition, block)
+
+    def save_phase(
+        self, study: Study, participant_id: str, phase: str, answers: Mapping[str, int | str | None]
+    ) -> None:
+        """Validate and store one phase's answers (keys: item columns without the phase suffix)."""
+        if phase not in PHASES:
+            raise SurveyError(f"Unknown phase {phase!r}.")
+        columns = study.columns(phase)
+        values = _validate([(c.question, c.instrument.scale) for c in columns], answers)
+        by_column = {c.question.column: c.instrument.id for c in columns}
+        with self._transaction() as db:
+            row = db.execute(f"SELECT {phase}_at FROM participants WHERE participant_id = ?", (participant_id,))
+            found = row.fetchone()
+            if found is None:
+                raise SurveyError("We could not find your consent record; please start again from the consent form.")
+            if found[0] is not None:
+                raise SurveyError("These answers were already saved.")
+            db.executemany(
+                "INSERT INTO item_answers VALUES (?, ?, ?, ?, ?)",
+                [(participant_id, phase, by_column[col], col, v) for col, v in values.items()],
+            )
+            db.execute(f"UPDATE participants SET {phase}_at = ? WHERE participant_id = ?", (utc_now(), participant_id))
+
+    def finish(
+        self,
+        study: Study,
+        participant_id: str,
+        *,
+        chat: ChatMetrics,
+        demographics: Mapping[str, str | None] | None = None,
+        transcript: list | None = None,
+    ) -> None:
+        """Store the chat metrics, optional demographics and (if opted in) the transcript."""
+        demo = {}
+        for name, value in (demographics or {}).items():
+            if name not in study.demographics:
+                raise SurveyError(f"Unknown question {name!r}.")
+            if value in (None, ""):
+                continue
+            if value not in study.demographics[name]:
+                raise SurveyError(f"{value!r} is not one of the choices for {name}.")
+            demo[name] = value
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT transcript_opt_in FROM participants WHERE participant_id = ?", (participant_id,)
+            ).fetchone()
+            if row is None:
+                raise SurveyError("We could not find your consent record; please start again from the consent form.")
+            kept = json.dumps(transcript, ensure_ascii=False) if row[0] and transcript is not None else None
+            db.execute(
+                "UPDATE participants SET chat_turns = ?, chat_seconds = ?, chat_abstentions = ?, chat_refusals = ?, "
+                "demographics = ?, transcript = ? WHERE participant_id = ?",
+                (
+                    chat.turns,
+                    round(chat.seconds, 1),
+                    chat.abstentions,
+                    chat.refusals,
+                    json.dumps(demo, ensure_ascii=False, sort_keys=True),
+                    kept,
+                    participant_id,
+                ),
+            )
+
+    def delete(self, code: str) -> bool:
+        """Delete a participant's answers by their code; the randomization log keeps the slot without the id."""
+        code = (code or "").strip().lower()
+        if not code:
+            return False
+        with self._transaction() as db:
+            gone = db.execute("DELETE FROM participants WHERE participant_id = ?", (code,)).rowcount
+            gone += db.execute("DELETE FROM responses WHERE participant_id = ?", (code,)).rowcount
+            db.execute(
+                "UPDATE assignments SET participant_id = NULL, withdrawn_at = ? WHERE participant_id = ?",
+                (utc_now(), code),
+            )
+        return gone > 0
+
+    def records(self) -> list[ParticipantRecord]:
+        """Every participant, joined with their answers, in order of consent."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT participant_id, study, study_version, consent_version, consented_at, transcript_opt_in, "
+                "condition, persona_id, app_version, backend, pre_at, post_at, chat_turns, chat_seconds, "
+                "chat_abstentions, chat_refusals, demographics, transcript FROM participants "
+                "ORDER BY consented_at, rowid"
+            ).fetchall()
+            answers: dict[str, dict[tuple[str, str], int]] = {}
+            for pid, phase, item, value in db.execute("SELECT participant_id, phase, item, value FROM item_answers"):
+                answers.setdefault(pid, {})[(phase, item)] = value
+        out = []
+        for r in rows:
+            chat = ChatMetrics(r[12], r[13], r[14], r[15]) if r[12] is not None else None
+            out.append(
+                ParticipantRecord(
+                    *r[:5],
+                    bool(r[5]),
+                    *r[6:12],
+                    chat,
+                    json.loads(r[16]),
+                    json.loads(r[17]) if r[17] is not None else None,
+                    answers.get(r[0], {}),
+                )
+            )
+        return out
+
+    def assignments(self) -> list[AssignmentRow]:
+        """The randomization log: every assigned slot, including dropouts and withdrawals."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT block, position, condition, participant_id, assigned_at, withdrawn_at FROM assignments "
+                "WHERE assigned_at IS NOT NULL ORDER BY block, position"
+            ).fetchall()
+        return [AssignmentRow(*r) for r in rows]
+
     def responses(self) -> list[StoredResponse]:
         """Every stored response, oldest first."""
         with self._connect() as db:
@@ -151,13 +439,17 @@ class SurveyStore:
 
 def validate_answers(instrument: Instrument, answers: Mapping[str, int | str | None]) -> dict[str, int]:
     """Every item answered with a whole number on the instrument's scale, or a ``SurveyError``."""
-    unknown = sorted(set(answers) - set(instrument.columns))
+    return _validate([(q, instrument.scale) for q in instrument.questions], answers)
+
+
+def _validate(questions: list[tuple[Question, Scale]], answers: Mapping[str, int | str | None]) -> dict[str, int]:
+    unknown = sorted(set(answers) - {q.column for q, _ in questions})
     if unknown:
         raise SurveyError(f"Unknown survey items: {', '.join(unknown)}.")
     out: dict[str, int] = {}
     missing = []
-    lo, hi = instrument.scale.min, instrument.scale.max
-    for n, q in enumerate(instrument.questions, 1):
+    for n, (q, scale) in enumerate(questions, 1):
+        lo, hi = scale.min, scale.max
         raw = answers.get(q.column)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             missing.append(str(n))
