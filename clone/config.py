@@ -169,6 +169,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Token that unlocks the Researchers tab (survey export). Empty: the export is disabled.",
     ),
     Setting(
+        "CLONE_HF_DATASET",
+        "",
+        "Private Hugging Face dataset repo (e.g. user/study-data) that also receives every completed survey record "
+        "and deletion as JSON lines (needs HF_TOKEN with write access). Empty: records stay in CLONE_HOME only.",
+    ),
+    Setting(
+        "CLONE_HF_SYNC_MINUTES",
+        "5",
+        "Minutes between uploads of new survey records to CLONE_HF_DATASET.",
+        float,
+        0.1,
+        1440,
+    ),
+    Setting(
         "CLONE_STUDY",
         str(ASSETS_DIR / "instruments" / "study.yaml"),
         "The study file for the Survey tab: consent text and version, instrument files, conditions, demographic "
@@ -254,6 +268,8 @@ class Settings:
     consent_public_key: str = ""
     revoked: bool = False
     study_file: Path = ASSETS_DIR / "instruments" / "study.yaml"
+    hf_dataset: str = ""
+    hf_sync_minutes: float = 5.0
 
     @property
     def index_dir(self) -> Path:
@@ -274,6 +290,11 @@ class Settings:
     def keys_dir(self) -> Path:
         """The deployment's receipt-signing key and its retired public keys (back it up, never commit it)."""
         return self.home / "keys"
+
+    @property
+    def hf_sync_dir(self) -> Path:
+        """JSONL files waiting to be pushed to ``CLONE_HF_DATASET`` (one per process)."""
+        return self.home / "hf-sync"
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -327,6 +348,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         consent_public_key=values["CLONE_CONSENT_PUBLIC_KEY"],
         revoked=values["CLONE_REVOKED"],
         study_file=Path(values["CLONE_STUDY"]).expanduser().resolve(),
+        hf_dataset=values["CLONE_HF_DATASET"],
+        hf_sync_minutes=values["CLONE_HF_SYNC_MINUTES"],
     )
 
 

@@ -26,8 +26,10 @@ from clone.memory import bounded
 from clone.persona import load_persona
 from clone.pipeline import Clone, plain
 from clone.survey import ChatMetrics, Instrument, Study, SurveyStore, load_study, write_study_export
+from clone.survey.charts import item_distribution, n_per_condition, pre_post_means
 from clone.survey.http import export_routes
 from clone.survey.store import utc_now
+from clone.survey.sync import open_store
 from clone.trust.consent import Consent, summary_markdown, verify_consent
 
 log = logging.getLogger(__name__)
@@ -250,6 +252,25 @@ class Handlers:
         """Write the wide CSV, long CSV and codebook (CSV, JSON); return their paths (needs the research token)."""
         _require(token, self.settings.research_token, "CLONE_RESEARCH_TOKEN", "The export")
         return [str(p) for p in write_study_export(self.study, self.store, self.settings.export_dir)]
+
+    def charts(self, token: str, instrument_id: str | None = None) -> tuple:
+        """Chart data (needs the research token): item distributions of one instrument, pre/post means, N.
+
+        Returns three DataFrames for the Researchers tab's plots. Gradio stacks bars of one x value, so each
+        item gets one bar stacked by answer value (as text: a colour per value, not a binned axis), and each
+        condition gets separate assigned and finished bars.
+        """
+        _require(token, self.settings.research_token, "CLONE_RESEARCH_TOKEN", "The charts")
+        records = self.store.records()
+        instrument_id = instrument_id or self.study.instruments[0].id
+        dist = item_distribution(self.study, records, instrument_id)
+        dist["value"] = dist["value"].astype(str)
+        dist["series"] = dist["item"] + " (" + dist["phase"] + ")"
+        shift = pre_post_means(self.study, records)
+        shift["series"] = shift["measure"] + " · " + shift["condition"]
+        n = n_per_condition(self.study, records, self.store.assignments())
+        n["group"] = n["condition"] + " · " + n["status"]
+        return dist, shift, n
 
     def export_csv(self, token: str) -> str:
         """Write the export files and return the wide CSV's path (needs the research token)."""
@@ -478,13 +499,46 @@ def build_app(
                 if settings.research_token:
                     gr.Markdown(
                         "Download the study data: the wide CSV (one row per participant), the long CSV (one row "
-                        "per answer) and the codebook (CSV and JSON). Also over HTTP: "
+                        "per answer) and the codebook (CSV and JSON), or show charts of the answers. Also over HTTP: "
                         "`GET /research/export/wide.csv` with `Authorization: Bearer <token>`."
                     )
                     token = gr.Textbox(label="Research token", type="password", elem_id="research-token")
                     export = gr.Button("Download study data", elem_id="research-export")
                     csv_file = gr.File(label="Study data", file_count="multiple", elem_id="research-file")
                     export.click(h.export_files, token, csv_file, api_name="export_responses")
+                    with gr.Row():
+                        chart_instrument = gr.Dropdown(
+                            choices=[(i.title, i.id) for i in study.instruments],
+                            value=study.instruments[0].id,
+                            label="Instrument for the answer distributions",
+                            elem_id="research-chart-instrument",
+                        )
+                        show_charts = gr.Button("Show charts", elem_id="research-charts")
+                    dist_plot = gr.BarPlot(
+                        x="series",
+                        y="count",
+                        color="value",
+                        title="Answers per item",
+                        x_label_angle=-45,
+                        elem_id="research-dist",
+                    )
+                    shift_plot = gr.LinePlot(
+                        x="phase",
+                        y="mean",
+                        color="series",
+                        sort=["pre", "post"],
+                        title="Subscale means before and after the chat (finished participants)",
+                        elem_id="research-shift",
+                    )
+                    n_plot = gr.BarPlot(
+                        x="group", y="n", color="status", title="Participants per condition", elem_id="research-n"
+                    )
+                    show_charts.click(
+                        h.charts,
+                        [token, chart_instrument],
+                        [dist_plot, shift_plot, n_plot],
+                        api_visibility="private",
+                    )
                 else:
                     gr.Markdown(
                         "The survey export is switched off. Set `CLONE_RESEARCH_TOKEN` to a long random value "
@@ -556,8 +610,16 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
         settings.creator_dir, persona, channel="web", trusted_key=settings.consent_public_key or None
     )
     clone = Clone.from_settings(settings, persona=persona, progress=lambda msg: print(msg, flush=True))
-    store = SurveyStore(settings.survey_db)
-    return build_app(clone, store, load_instrument(), settings, consent)
+    study = load_study(settings.study_file)
+    # With CLONE_HF_DATASET set, completed records and deletions are also pushed to that dataset repo.
+    store = open_store(
+        settings.survey_db,
+        study,
+        dataset=settings.hf_dataset,
+        folder=settings.hf_sync_dir,
+        every=settings.hf_sync_minutes,
+    )
+    return build_app(clone, store, load_instrument(), settings, consent, study)
 
 
 def about_markdown(clone: Clone, consent: Consent) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -132,11 +134,11 @@ def test_the_export_key_follows_the_model_files_not_their_folder(tmp_path):
             target = copy / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(path)
-    assert embeddings._export_key(copy, "bf16") == embeddings._export_key(source, "bf16")
+    assert embeddings._export_key(copy, "int8") == embeddings._export_key(source, "int8")
     assert embeddings._export_key(source, "int8") != embeddings._export_key(source, "bf16")
     (copy / "config.json").unlink()
     (copy / "config.json").write_text((source / "config.json").read_text() + "\n")
-    assert embeddings._export_key(copy, "bf16") != embeddings._export_key(source, "bf16")
+    assert embeddings._export_key(copy, "int8") != embeddings._export_key(source, "int8")
 
 
 def test_two_processes_starting_at_once_export_once(tmp_path):
@@ -162,13 +164,18 @@ def test_two_processes_starting_at_once_export_once(tmp_path):
     assert len(folders) == 1 and not folders[0].startswith(".build-")
 
 
-def test_int8_export_agrees_with_torch(model_cache, torch_embeddings):
-    # CPUs without bf16 get this export; it is calibrated on clone/embedding_calibration.txt.
+def test_the_engine_is_int8_calibrated_on_shipped_text(fast):
+    assert fast.export.precision == "int8" and "-int8-" in fast.export.path.name
+    assert "FakeQuantize" in (fast.export.path / "model.xml").read_text()
     assert len(embeddings.calibration_texts()) >= 40
-    int8 = embeddings.OpenVINOEmbeddings(ensure_export(precision="int8", cache_dir=model_cache))
-    assert "int8" in int8.export.path.name
-    cos = _cosines(int8.embed_documents(SAMPLE), torch_embeddings.embed_documents(SAMPLE))
-    assert cos.min() >= 0.95
+
+
+def test_the_unquantized_export_agrees_with_torch_even_more_closely(model_cache, torch_embeddings):
+    bf16 = embeddings.OpenVINOEmbeddings(ensure_export(precision="bf16", cache_dir=model_cache))
+    assert "-bf16-" in bf16.export.path.name
+    assert "FakeQuantize" not in (bf16.export.path / "model.xml").read_text()
+    cos = _cosines(bf16.embed_documents(SAMPLE), torch_embeddings.embed_documents(SAMPLE))
+    assert cos.min() >= 0.999
 
 
 def test_torch_engine_still_works(torch_embeddings):
@@ -178,12 +185,11 @@ def test_torch_engine_still_works(torch_embeddings):
     assert type(torch_embeddings).__name__ == "HuggingFaceEmbeddings"
 
 
-def test_embedding_ids_differ_per_engine_and_name_the_precision():
-    torch_id = embedding_id(engine="torch")
-    fast_id = embedding_id(engine="openvino")
-    assert torch_id == "sentence-transformers/all-MiniLM-L6-v2"  # what indexes recorded before engines
-    assert fast_id == f"sentence-transformers/all-MiniLM-L6-v2@openvino-{embeddings.openvino_precision()}-v1"
-    assert embedding_id("/models/mine", "openvino").startswith("/models/mine@openvino-")
+def test_embedding_ids_differ_per_engine_and_name_the_quantization():
+    assert embedding_id(engine="torch") == "sentence-transformers/all-MiniLM-L6-v2"  # as indexes recorded before
+    assert embedding_id(engine="openvino") == "sentence-transformers/all-MiniLM-L6-v2@openvino-int8-v1"
+    assert embedding_id() == embedding_id(engine="openvino")
+    assert embedding_id("/models/mine", "openvino") == "/models/mine@openvino-int8-v1"
 
 
 @pytest.mark.parametrize("call", [get_embeddings, embedding_id])
@@ -208,11 +214,20 @@ def test_a_model_that_cannot_be_exported_says_to_use_torch(tmp_path):
     (broken / "config.json").write_text('{"model_type": "bert", "hidden_size": "not a number"}')
     cache = tmp_path / "cache"
     with pytest.raises(EmbeddingEngineError, match="set CLONE_EMBEDDING_ENGINE=torch"):
-        ensure_export(str(broken), precision="bf16", cache_dir=cache)
+        ensure_export(str(broken), cache_dir=cache)
     assert [p.name for p in cache.iterdir() if p.is_dir()] == []  # no half-built export left behind
 
 
 def test_missing_openvino_says_to_use_torch(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "openvino", None)  # what `import openvino` sees when it is not installed
     with pytest.raises(EmbeddingEngineError, match="CLONE_EMBEDDING_ENGINE=torch"):
-        ensure_export(precision="bf16", cache_dir=tmp_path / "cache")
+        ensure_export(cache_dir=tmp_path / "cache")
+
+
+def test_a_damaged_cached_export_says_how_to_recover(fast, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(fast.export.path, damaged)
+    weights = damaged / "model.bin"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(EmbeddingEngineError, match=rf"Delete {re.escape(str(damaged))} .*CLONE_EMBEDDING_ENGINE=torch"):
+        embeddings.OpenVINOEmbeddings(replace(fast.export, path=damaged))

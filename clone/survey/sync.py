@@ -1,0 +1,123 @@
+"""Optional persistence of survey records to a private Hugging Face dataset repo.
+
+A Space's disk is wiped on restart. When ``CLONE_HF_DATASET`` is set, every completed participant (their
+wide-file row) and every deletion (a tombstone) is also appended as one JSON line to a file in
+``CLONE_HOME/hf-sync``; huggingface_hub's ``CommitScheduler`` uploads changed files every
+``CLONE_HF_SYNC_MINUTES``. One UUID-named file per process, so two replicas never write the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from clone.survey.export import wide_rows
+from clone.survey.instruments import Study
+from clone.survey.store import SurveyStore, utc_now
+
+log = logging.getLogger(__name__)
+
+_STUDY_ID = re.compile(r"^p[0-9a-f]{16}$")
+
+
+class RecordSync:
+    """Appends records as JSON lines under a ``CommitScheduler`` that pushes them to a dataset repo.
+
+    ``hf_api`` is an ``HfApi`` (or a fake of it in tests); by default one is made with ``token``, or with
+    ``HF_TOKEN`` from the environment when ``token`` is None. The token is never logged.
+    """
+
+    def __init__(
+        self,
+        repo_id: str,
+        folder: Path,
+        *,
+        every: float = 5,
+        token: str | None = None,
+        hf_api: Any = None,
+    ):
+        from huggingface_hub import CommitScheduler, HfApi
+
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / f"{uuid.uuid4()}.jsonl"
+        # Creating the scheduler creates the (private) repo if needed and starts its upload thread.
+        self.scheduler = CommitScheduler(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=self.folder,
+            every=every,
+            private=True,
+            hf_api=hf_api or HfApi(token=token),
+        )
+        log.info("Survey records are also pushed to the dataset %s every %g minutes.", repo_id, every)
+
+    def append(self, record: dict) -> None:
+        """Append one record as a JSON line; the scheduler's lock keeps a push from reading half a line."""
+        line = json.dumps(record, ensure_ascii=False, sort_keys=True)
+        with self.scheduler.lock:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+
+    def push(self) -> None:
+        """Upload now and wait for it (the scheduler also does this on its own timer and at exit)."""
+        self.scheduler.trigger().result()
+
+    def stop(self) -> None:
+        """Stop the scheduler's timer (no further pushes)."""
+        self.scheduler.stop()
+
+
+class SyncedStore(SurveyStore):
+    """A :class:`SurveyStore` that also appends each completed participant and each deletion to a sync.
+
+    A participant is complete when their post-chat answers are saved (the handlers store metrics and
+    demographics just before). The line is the participant's wide-file row plus ``event`` and
+    ``synced_at``: the same columns as the codebook, nothing else (no IP address, no name).
+    """
+
+    def __init__(self, path: Path, study: Study, sync: RecordSync):
+        super().__init__(path)
+        self.study = study
+        self.sync = sync
+
+    def save_phase(self, study: Study, participant_id: str, phase: str, answers) -> None:
+        """Store the phase; after the post-chat phase, append the participant's record."""
+        super().save_phase(study, participant_id, phase, answers)
+        if phase == "post":
+            record = next((r for r in self.records() if r.participant_id == participant_id), None)
+            if record is not None:
+                row = wide_rows(study, [record])[0]
+                self.sync.append({"event": "completed", "synced_at": utc_now(), **row})
+
+    def delete(self, code: str) -> bool:
+        """Delete locally and append a tombstone, so the dataset copy can be dropped too.
+
+        The tombstone is written for any well-formed code, even one the local file no longer holds: after a
+        Space restart the local database may be gone while the dataset still has the record.
+        """
+        gone = super().delete(code)
+        code = (code or "").strip().lower()
+        if gone or _STUDY_ID.match(code):
+            self.sync.append({"event": "deleted", "synced_at": utc_now(), "participant_id": code})
+        return gone
+
+
+def open_store(
+    path: Path,
+    study: Study,
+    *,
+    dataset: str = "",
+    folder: Path | None = None,
+    every: float = 5,
+    hf_api: Any = None,
+) -> SurveyStore:
+    """A plain :class:`SurveyStore`, or a :class:`SyncedStore` when ``dataset`` (a repo id) is set."""
+    if not dataset:
+        return SurveyStore(path)
+    sync = RecordSync(dataset, folder or Path(path).parent / "hf-sync", every=every, hf_api=hf_api)
+    return SyncedStore(path, study, sync)
