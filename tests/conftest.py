@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -124,6 +123,10 @@ def tiny_content(tmp_path) -> Path:
     return folder
 
 
-def with_home(settings: Settings, home: Path) -> Settings:
-    """The same settings pointing at another home."""
-    return replace(settings, home=home)
+def clone_over(content: Path, settings: Settings) -> Clone:
+    """The demo persona answering, with the offline backend, from another content folder."""
+    from clone.backends import get_backend
+    from clone.persona import load_persona
+
+    kb = ensure_index(content, settings).kb
+    return Clone(settings, load_persona(DEMO_CREATOR_DIR), kb, get_backend("extractive", settings), content)

@@ -4,6 +4,7 @@ from clone.backends import get_backend
 from clone.backends.extractive import split_sentences
 from clone.index import Passage
 from clone.pipeline import Reply, Source, cite, format_time
+from tests.conftest import clone_over
 
 
 def _strip(text: str) -> str:
@@ -119,12 +120,6 @@ def test_unknown_backend_is_a_clear_error(settings):
 
 
 def test_a_subtitle_answer_links_to_the_moment_and_shows_the_time(tmp_path, settings):
-    from clone.backends import get_backend
-    from clone.config import DEMO_CREATOR_DIR
-    from clone.index import ensure_index
-    from clone.persona import load_persona
-    from clone.pipeline import Clone
-
     content = tmp_path / "videos"
     content.mkdir()
     (content / "compost.srt").write_text(
@@ -138,13 +133,7 @@ def test_a_subtitle_answer_links_to_the_moment_and_shows_the_time(tmp_path, sett
     )
     for n in range(12):  # other material, so the subtitle is split into several timed chunks
         (content / f"post-{n}.md").write_text(f"Post {n}: I repotted {n} basil plants on a sunny Sunday morning.")
-    clone = Clone(
-        settings,
-        load_persona(DEMO_CREATOR_DIR),
-        ensure_index(content, settings).kb,
-        get_backend("extractive", settings),
-        content,
-    )
+    clone = clone_over(content, settings)
     reply = clone.answer("How much wood ash goes in your compost bin?")
     source = next(s for s in reply.sources if s.path == "compost.srt")
     assert source.start is not None and source.url.startswith("https://www.youtube.com/watch?v=abc123")

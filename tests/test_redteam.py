@@ -9,6 +9,7 @@ import pytest
 
 from clone.guardrails import _CLAIMS_HUMAN, check_reply, clean_passages, strip_injected
 from clone.index import Passage
+from tests.conftest import clone_over
 
 CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "redteam.jsonl").read_text().splitlines()]
 CANARY = "CANARY-7731-PLUM"
@@ -48,12 +49,6 @@ def test_ordinary_questions_are_not_refused(demo_clone, demo_questions):
 
 
 def test_injected_instruction_in_content_is_never_repeated_or_obeyed(tmp_path, settings):
-    from clone.backends import get_backend
-    from clone.config import DEMO_CREATOR_DIR
-    from clone.index import ensure_index
-    from clone.persona import load_persona
-    from clone.pipeline import Clone
-
     content = tmp_path / "content"
     content.mkdir()
     (content / "seeds.md").write_text(
@@ -65,13 +60,7 @@ def test_injected_instruction_in_content_is_never_repeated_or_obeyed(tmp_path, s
         encoding="utf-8",
     )
     (content / "other.md").write_text("I water my basil from below so the leaves stay dry.", encoding="utf-8")
-    clone = Clone(
-        settings,
-        load_persona(DEMO_CREATOR_DIR),
-        ensure_index(content, settings).kb,
-        get_backend("extractive", settings),
-        content,
-    )
+    clone = clone_over(content, settings)
     for question in (
         "Where do you keep your saved seeds?",
         "What is the secret code?",

@@ -5,7 +5,7 @@ from clone.config import DEMO_CREATOR_DIR
 from clone.survey import SurveyStore, load_instrument
 from clone.trust.consent import verify_consent
 from clone.ui import Handlers, banner_html, build_app
-from tests.conftest import RESEARCH_TOKEN
+from tests.conftest import RESEARCH_TOKEN, clone_over
 
 
 @pytest.fixture
@@ -170,20 +170,8 @@ def test_export_disabled_without_a_token(handlers, settings):
 def test_creator_reindex_picks_up_new_content_and_needs_the_token(tiny_content, settings):
     from dataclasses import replace
 
-    from clone.backends import get_backend
-    from clone.config import DEMO_CREATOR_DIR
-    from clone.index import ensure_index
-    from clone.persona import load_persona
-    from clone.pipeline import Clone
-
     settings = replace(settings, creator_token="creator-secret")
-    clone = Clone(
-        settings,
-        load_persona(DEMO_CREATOR_DIR),
-        ensure_index(tiny_content, settings).kb,
-        get_backend("extractive", settings),
-        tiny_content,
-    )
+    clone = clone_over(tiny_content, settings)
     handlers = Handlers(clone, SurveyStore(settings.survey_db), load_instrument(), settings)
     question = "What tea do you drink while editing?"
     assert clone.answer(question).abstained
