@@ -5,6 +5,8 @@ Domain errors become ``click.ClickException`` (exit 1, ``Error: ...``).
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -213,6 +215,105 @@ def consent_restore(creator_dir: Path) -> None:
         click.echo(f"The clone of {creator_dir} is not revoked: there was nothing to restore.")
     else:
         click.echo("The clone is switched back on.")
+
+
+@cli.command("init")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", default=None, help="The creator's name, as fans will see it.")
+@click.option("--bio", default=None, help="One paragraph about the creator (editable later in persona.yaml).")
+@click.option(
+    "--key",
+    "key_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the creator's private signing key lives. Default: ~/.config/creator-clone/keys/.",
+)
+def init(folder: Path, name: str | None, bio: str | None, key_path: Path | None) -> None:
+    """Create a new creator FOLDER: persona card, signed consent, content/ and .env.example."""
+    from clone.scaffold import scaffold
+
+    if not name:
+        if not sys.stdin.isatty():
+            raise click.ClickException('--name is required (for example --name "Sam Berg").')
+        name = click.prompt("Creator's name")
+    try:
+        made = scaffold(folder, name, bio=bio, key_path=key_path)
+    except CloneError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {folder}: persona.yaml, consent.json, content/, .env.example")
+    click.echo(
+        f"Consent signed with your key {made.consent.key_path} (fingerprint {made.consent.consent.fingerprint})."
+    )
+    click.echo(f"Next: copy your transcripts, posts and FAQs into {folder / 'content'}, then run")
+    click.echo(f"  python -m clone serve {folder}")
+
+
+@cli.command("serve")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def serve(folder: Path) -> None:
+    """Run the app for the creator in FOLDER (state in FOLDER/data unless CLONE_HOME is set)."""
+    from dataclasses import replace
+
+    from clone.ui import create_app, launch_options
+
+    settings = _settings()
+    home = settings.home if os.environ.get("CLONE_HOME") else folder.resolve() / "data"
+    try:
+        app = create_app(replace(settings, creator_dir=folder.resolve(), home=home))
+    except CloneError as exc:
+        raise click.ClickException(str(exc)) from None
+    app.launch(**launch_options(app))
+
+
+@cli.command("deploy")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--space", "repo_id", required=True, help="The Space to create or update, as USER/NAME.")
+@click.option("--private", is_flag=True, help="Make the Space private.")
+@click.option(
+    "--generate-dir",
+    "generate_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Only write the Space folder here (no upload, no network).",
+)
+@click.option(
+    "--persist", is_flag=True, help="Mount a private storage bucket at /data and keep CLONE_HOME (surveys) there."
+)
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    help="Environment variable to set as a Space secret (repeatable), e.g. --secret HF_TOKEN.",
+)
+def deploy(
+    folder: Path, repo_id: str, private: bool, generate_dir: Path | None, persist: bool, secrets: tuple[str, ...]
+) -> None:
+    """Stage the creator in FOLDER as a Hugging Face Space (with its prebuilt index), then upload it."""
+    import tempfile
+
+    from clone.deploy import check_secrets, stage_space, upload_space
+
+    settings = _settings()
+    try:
+        check_secrets(secrets)
+        if generate_dir is not None:
+            out = stage_space(folder, generate_dir, settings, secret_names=secrets, progress=click.echo)
+            click.echo(f"Wrote the Space folder {out}. Upload it with the same command without --generate-dir.")
+            if (out / "creator" / "revoked.json").is_file():
+                click.echo("Note: this clone is revoked, so the Space shows a notice instead of answering.")
+            return
+        with tempfile.TemporaryDirectory(prefix="clone-space-") as tmp:
+            out = stage_space(folder, Path(tmp) / "space", settings, secret_names=secrets, progress=click.echo)
+            done = upload_space(out, repo_id, private=private, secret_names=secrets, persist=persist)
+    except CloneError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Deployed {done.url}")
+    if done.secrets:
+        click.echo(f"Secrets set: {', '.join(done.secrets)}")
+    if done.bucket:
+        click.echo(f"CLONE_HOME=/data on the private storage bucket {done.bucket}.")
+    else:
+        click.echo("The Space's disk is ephemeral: survey answers are lost on restart unless you use --persist.")
 
 
 @cli.group()
