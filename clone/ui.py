@@ -566,6 +566,11 @@ def build_app(
                     reindex = gr.Button("Re-index content", elem_id="creator-reindex")
                     reindex_result = gr.Markdown(elem_id="creator-reindex-result")
                     reindex.click(h.reindex, creator_token, reindex_result, api_name="reindex")
+                    gr.Markdown(
+                        "**Embed the clone on your own site** (chat only, AI banner included): paste this, "
+                        "with your app's address in place of `https://YOUR-APP-URL`:\n\n"
+                        f"```html\n{embed_snippets('https://YOUR-APP-URL')}\n```"
+                    )
                 else:
                     gr.Markdown(
                         "The creator tools are switched off. Set `CLONE_CREATOR_TOKEN` to a long random value "
@@ -578,10 +583,51 @@ def build_app(
         )
         gr.api(h.chat_api, api_name="chat")
         gr.api(h.verify_api, api_name="verify")
+    with app.route("Widget", WIDGET_PATH, show_in_navbar=False):
+        build_widget(h)
     app.queue(default_concurrency_limit=4)
     # Served beside the UI by launch_options(app): Gradio builds its FastAPI app inside launch().
     app.research_routes = export_routes(study, store, settings.research_token)
     return app
+
+
+WIDGET_PATH = "/widget"
+
+
+def build_widget(h: Handlers) -> None:
+    """The embeddable view at ``/widget``: the AI banner and the chat, nothing else.
+
+    Built inside a page of the main app, so it shares the clone, the guardrails, the kill switch
+    and the receipts; the banner is the same one, and it cannot be left out.
+    """
+    persona = h.clone.persona
+    gr.HTML(banner_html(h.clone), elem_id="widget-banner")
+    chat = gr.Chatbot(
+        value=[
+            {"role": "assistant", "content": disclosure(persona.name)},
+            {"role": "assistant", "content": persona.greeting},
+        ],
+        label=f"AI clone of {persona.display_name}",
+        avatar_images=(None, avatar_path(h.settings)),
+        elem_id="widget-chat",
+        height=360,
+        feedback_options=None,
+    )
+    session = gr.State(new_session())
+    with gr.Row():
+        box = gr.Textbox(placeholder="Ask a question", show_label=False, scale=5, elem_id="widget-input")
+        send = gr.Button("Send", variant="primary", scale=1, elem_id="widget-send")
+    for trigger in (box.submit, send.click):
+        trigger(h.respond, [box, chat, session], [chat, box, session], api_visibility="private")
+
+
+def embed_snippets(base_url: str) -> str:
+    """Ready-to-paste HTML for a creator's own site: an iframe of the widget."""
+    url = base_url.rstrip("/") + WIDGET_PATH
+    return (
+        f'<iframe src="{url}" title="AI clone (not the real person)" width="100%" height="640" '
+        'style="border:0" loading="lazy"></iframe>'
+    )
 
 
 def launch_options(app: gr.Blocks | None = None) -> dict:

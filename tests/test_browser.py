@@ -118,3 +118,32 @@ def test_participant_flow_from_consent_to_the_researchers_csv(app_server, page, 
     assert row["finished"] == 1 and row["chat_turns"] == 1 and row["attention_check_01_post_pass"] == 1
     assert row["condition"] == ("citations_shown" if cited else "citations_hidden")
     assert all(row[c.name] == 4 for c in study.columns("post") if not c.question.item.attention)
+
+
+def test_widget_embedded_in_a_page_keeps_the_banner_and_answers(app_server, page, tmp_path):
+    import http.server
+    import threading
+    from functools import partial
+
+    from clone.ui import embed_snippets
+
+    url, _ = app_server
+    (tmp_path / "index.html").write_text(
+        f"<!doctype html><html><body><h1>Sam's site</h1>{embed_snippets(url)}</body></html>", encoding="utf-8"
+    )
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html", wait_until="domcontentloaded")
+        frame = page.frame_locator("iframe")
+        banner = frame.locator("#ai-banner")
+        banner.wait_for()
+        assert "AI clone of Rosa Lindqvist, not with Rosa Lindqvist" in banner.inner_text()
+        frame.locator("#widget-input textarea").fill("What is your cat called?")
+        frame.locator("#widget-send").click()
+        frame.locator("#widget-chat a[href^='https://example.com/']").first.wait_for()
+        assert "AI-generated reply" in frame.locator("#widget-chat").inner_text()
+        assert frame.locator("#survey-submit, #research-token").count() == 0  # chat only
+    finally:
+        server.shutdown()
