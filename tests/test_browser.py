@@ -49,7 +49,8 @@ def answer(page, study, phase):
 
 
 def marks(page) -> int:
-    return page.evaluate("() => document.querySelector('#clone-chat').innerText.split('AI-generated reply').length - 1")
+    """Finished replies in the chat: only a finished reply carries its receipt code (partial ones stream without)."""
+    return page.evaluate("() => document.querySelector('#clone-chat').innerText.split('· receipt').length - 1")
 
 
 def test_participant_flow_from_consent_to_the_researchers_csv(app_server, page, tmp_path):
@@ -87,7 +88,7 @@ def test_participant_flow_from_consent_to_the_researchers_csv(app_server, page, 
     page.locator("#chat-input textarea").fill("What is your cat called?")
     page.locator("#chat-send").click()
     page.wait_for_function(
-        f"() => document.querySelector('#clone-chat').innerText.split('AI-generated reply').length - 1 > {marks_before}"
+        f"() => document.querySelector('#clone-chat').innerText.split('· receipt').length - 1 > {marks_before}"
     )
     cited = chat.locator("a[href^='https://example.com/']").count() > links_before
     page.screenshot(path=str(tmp_path / "chat.png"))
