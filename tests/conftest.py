@@ -57,6 +57,22 @@ def demo_questions() -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+def wait_until_serving(proc: subprocess.Popen, url: str, log: Path, timeout: float = 180) -> None:
+    """Block until ``url`` answers; fail with the server's log if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited early:\n{log.read_text()}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"the server did not answer within {timeout:g} s:\n{log.read_text()}") from None
+            time.sleep(0.5)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -81,18 +97,7 @@ def app_server(tmp_path_factory, demo_index_home):
     log = (home / "server.log").open("w")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app.py exited early:\n{(home / 'server.log').read_text()}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"app.py did not serve within 180 s:\n{(home / 'server.log').read_text()}") from None
-            time.sleep(0.5)
+    wait_until_serving(proc, url, home / "server.log")
     yield url, home
     proc.terminate()
     try:

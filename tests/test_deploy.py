@@ -4,8 +4,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from clone.cli import cli
 from clone.config import DEMO_CREATOR_DIR
 from clone.deploy import PERSIST_MOUNT, check_staged, stage_space, upload_space, volumes_supported
 from clone.errors import ConfigError
-from tests.conftest import free_port, make_settings
+from tests.conftest import free_port, make_settings, wait_until_serving
 
 CANARY = "canary-secret-7f3a9c2e1b"
 PEM = "-----BEGIN PRIVATE" + " KEY-----\nMC4CAQAwBQYDK2VwBCIEIFake\n-----END PRIVATE" + " KEY-----\n"
@@ -159,14 +157,7 @@ def test_staged_space_starts_offline_and_answers_from_the_prebuilt_index(staged,
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=space, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.5)
+        wait_until_serving(proc, url, log_path, 180)
         data = Client(url, verbose=False).predict(message="How do you get rid of aphids?", api_name="/chat")
         assert data["sources"] and data["text"]
         assert "Embedding" not in log_path.read_text()  # the staged index was reused, not rebuilt

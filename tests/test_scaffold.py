@@ -3,8 +3,6 @@
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 
 from click.testing import CliRunner
 from gradio_client import Client
@@ -13,7 +11,7 @@ from clone.cli import cli
 from clone.config import PROJECT_ROOT, SETTINGS
 from clone.persona import load_persona
 from clone.trust.consent import verify_consent
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_serving
 
 
 def test_init_creates_a_valid_creator_folder(tmp_path, monkeypatch):
@@ -60,14 +58,7 @@ def test_three_commands_to_a_running_clone(tmp_path):
     proc = subprocess.Popen([*python, "serve", str(folder)], env=env, cwd=PROJECT_ROOT, stdout=log, stderr=log)
     try:
         url = f"http://127.0.0.1:{env['GRADIO_SERVER_PORT']}/"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-                time.sleep(0.5)
+        wait_until_serving(proc, url, tmp_path / "serve.log", 120)
         data = Client(url, verbose=False).predict(message="What kind of kayak do you paddle?", api_name="/chat")
         assert "plywood" in data["text"] and data["sources"][0]["document"] == "kayak.srt"
         assert (folder / "data" / "index" / "CURRENT").is_file()  # state lives with the creator folder

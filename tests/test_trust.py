@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import replace
 
 import pytest
@@ -19,7 +18,7 @@ from clone.survey import SurveyStore, load_instrument, load_study
 from clone.trust.consent import verify_consent
 from clone.trust.receipts import Notary
 from clone.ui import Handlers, about_markdown, create_app, reply_markdown
-from tests.conftest import RESEARCH_TOKEN, free_port
+from tests.conftest import RESEARCH_TOKEN, free_port, wait_until_serving
 
 
 @pytest.fixture
@@ -111,14 +110,7 @@ def test_kill_switch_stops_a_running_app_within_seconds(tmp_path, demo_index_hom
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-                time.sleep(0.5)
+        wait_until_serving(proc, url, tmp_path / "server.log", 120)
         client = Client(url, verbose=False)
         assert not client.predict(message="How big is your balcony?", api_name="/chat")["refused"]
 
