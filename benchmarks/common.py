@@ -70,3 +70,89 @@ def write_result(name: str, title: str, body: str) -> Path:
     path = RESULTS / f"{name}.md"
     path.write_text(f"## {title}\n\nMachine: {machine()}\n\n{body}\n", encoding="utf-8")
     return path
+
+
+# --- running the app: used by load.py and fast_path.py (start-up time) ---------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def demo_home(home: Path) -> Path:
+    """A CLONE_HOME holding the demo creator's index (built once, with the real embedding model)."""
+    from clone.config import DEMO_CREATOR_DIR, load_settings
+    from clone.index import ensure_index
+
+    ensure_index(DEMO_CREATOR_DIR / "content", load_settings(app_env(home), dotenv=False))
+    return home
+
+
+def app_env(home: Path, **extra: str) -> dict[str, str]:
+    """Environment for ``python app.py`` on the offline default backend, state under ``home``."""
+    return {"CLONE_HOME": str(home), "CLONE_BACKEND": "extractive", "GRADIO_ANALYTICS_ENABLED": "False", **extra}
+
+
+def start_app(home: Path, port: int, **extra: str):
+    """Start ``python app.py`` on 127.0.0.1:``port`` (never another interface); returns the Popen."""
+    import subprocess
+
+    env = {**os.environ, **app_env(home, **extra), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
+    log = (home / f"server-{port}.log").open("w")
+    return subprocess.Popen(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def wait_serving(proc, url: str, timeout: float = 120) -> float:
+    """Seconds until ``url`` answers HTTP; raises if the process exits or the time runs out."""
+    import time
+    import urllib.request
+
+    start = time.perf_counter()
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the app exited early (code {proc.returncode}); see its server-*.log")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return time.perf_counter() - start
+        except OSError:
+            if time.perf_counter() - start > timeout:
+                raise RuntimeError(f"the app did not answer within {timeout:g} s") from None
+            time.sleep(0.05)
+
+
+def stop_app(proc) -> None:
+    """Terminate an app started by :func:`start_app` (and wait for it)."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def tree_rss_mb(pids: list[int]) -> float:
+    """Resident memory of these processes and all their children, in MiB (psutil)."""
+    import psutil
+
+    total = 0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+    return total / 2**20

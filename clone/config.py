@@ -195,6 +195,12 @@ SETTINGS: tuple[Setting, ...] = (
         "consent.json must be signed with exactly this key. Empty: any valid signature is accepted.",
     ),
     Setting(
+        "DATABASE_URL",
+        "",
+        "SQLAlchemy URL of the database for survey answers, inbox questions and chat events, e.g. "
+        "postgresql://user:password@host:5432/clone, so several replicas share it. Empty: a SQLite file in CLONE_HOME.",
+    ),
+    Setting(
         "CLONE_REVOKED",
         "false",
         "Kill switch: `true` switches the clone off (it stops answering and shows a notice).",
@@ -270,6 +276,7 @@ class Settings:
     study_file: Path = ASSETS_DIR / "instruments" / "study.yaml"
     hf_dataset: str = ""
     hf_sync_minutes: float = 5.0
+    database_url: str = ""
 
     @property
     def index_dir(self) -> Path:
@@ -280,6 +287,11 @@ class Settings:
     def survey_db(self) -> Path:
         """The survey SQLite database."""
         return self.home / "survey.sqlite3"
+
+    @property
+    def database(self) -> str | Path:
+        """``DATABASE_URL`` when set, else the SQLite file under ``CLONE_HOME`` (see :mod:`clone.db`)."""
+        return self.database_url or self.survey_db
 
     @property
     def export_dir(self) -> Path:
@@ -350,6 +362,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         study_file=Path(values["CLONE_STUDY"]).expanduser().resolve(),
         hf_dataset=values["CLONE_HF_DATASET"],
         hf_sync_minutes=values["CLONE_HF_SYNC_MINUTES"],
+        database_url=values["DATABASE_URL"],
     )
 
 

@@ -42,6 +42,10 @@ class SurveyError(CloneError):
     """A survey submission is incomplete or out of range."""
 
 
+class InboxError(CloneError):
+    """A question left for the creator, or the creator's answer, cannot be stored as given."""
+
+
 class DeploymentKeyError(CloneError):
     """The deployment's receipt-signing key under ``CLONE_HOME/keys/`` cannot be read or created."""
 

@@ -119,7 +119,7 @@ _LEGAL = _rx(
     r"\b(?:contract|lease|will|nda|tenancy\s+agreement)\b[^.?!]{0,40}\b(?:legal|binding|enforceable|void|sign)\b",
 )
 _FINANCIAL = _rx(
-    r"\b(?:should|can|do)\s+i\s+(?:buy|sell|invest|short|hold|trade|put\s+my\s+(?:money|savings))\b[^.?!]{0,50}"
+    r"\b(?:should|can|do)\s+i\s+(?:buy|sell|invest|short|hold|trade|put\s+(?:all\s+)?my\s+(?:money|savings))\b[^.?!]{0,50}"
     r"\b(?:stocks?|shares?|bitcoin|btc|crypto\w*|ethereum|eth|coins?|etfs?|funds?|bonds?|gold|options|"
     r"real\s+estate|property|index)\b",
     r"\b(?:invest(?:ing|ment)?\s+advice|financial\s+advice|which\s+(?:stocks?|crypto\w*|coins?|funds?)\s+"

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +55,32 @@ HNSW_EF_SEARCH = 256
 def embedder(settings: Settings):
     """The embeddings the settings ask for (LangChain ``Embeddings``), loaded once per process."""
     return get_embeddings(settings.embedding_model, settings.embedding_engine, settings.model_cache)
+
+
+_QUERY_CACHE_SIZE = 256
+_query_cache: dict[tuple[int, str], tuple[object, np.ndarray]] = {}
+_query_lock = threading.Lock()
+
+
+def question_vector(embeddings, text: str) -> np.ndarray:
+    """``embeddings.embed_query(text)`` as float32, remembered for the last few hundred questions.
+
+    One reply embeds its question twice, for the search and again for the extractive backend's
+    sentence scores: the second time is free. (The cached value keeps its embeddings object alive,
+    so the ``id`` in the key cannot be reused by another one.)
+    """
+    key = (id(embeddings), text)
+    with _query_lock:
+        hit = _query_cache.get(key)
+    if hit is not None:
+        return hit[1]
+    vector = np.asarray(embeddings.embed_query(text), dtype=np.float32)
+    vector.setflags(write=False)  # shared between threads and callers
+    with _query_lock:
+        _query_cache[key] = (embeddings, vector)
+        while len(_query_cache) > _QUERY_CACHE_SIZE:
+            del _query_cache[next(iter(_query_cache))]  # oldest first (dicts keep insertion order)
+    return vector
 
 
 def embedding_key(settings: Settings) -> str:
@@ -141,7 +167,7 @@ class KnowledgeBase:
         ``hybrid`` fuses dense and BM25 rankings with reciprocal rank fusion; ``dense`` and
         ``lexical`` use one ranking alone.
         """
-        query_vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+        query_vector = question_vector(self.embeddings, query)
         depth = max(k * 5, 20)
         if mode == "dense":
             ranked = self.dense(query_vector, k)
@@ -166,7 +192,8 @@ def _fingerprint(manifest: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def _current_name(index_dir: Path) -> str | None:
+def current_name(index_dir: Path) -> str | None:
+    """The name of the build ``CURRENT`` points at, or None before the first build."""
     pointer = index_dir / "CURRENT"
     return pointer.read_text().strip() if pointer.is_file() else None
 
@@ -183,7 +210,7 @@ def load_index(index_dir: Path, settings: Settings) -> KnowledgeBase:
     """Load the index that ``CURRENT`` names; raise ``IndexNotBuiltError`` if there is none."""
     import faiss
 
-    name = _current_name(index_dir)
+    name = current_name(index_dir)
     if not name or not (index_dir / name / "manifest.json").is_file():
         raise IndexNotBuiltError(f"No index under {index_dir}. Run: python -m clone ingest <content folder>")
     path = index_dir / name
@@ -245,7 +272,7 @@ class IngestReport:
 
 
 def _previous(index_dir: Path) -> tuple[dict, list[dict], np.ndarray] | None:
-    name = _current_name(index_dir)
+    name = current_name(index_dir)
     if not name or not (index_dir / name / "manifest.json").is_file():
         return None
     try:
@@ -276,8 +303,12 @@ def ensure_index(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
     show_progress: bool = False,
+    extra: Sequence[SourceFile] = (),
 ) -> IngestReport:
-    """Bring the index up to date with ``content_dir``, embedding only what is new or changed."""
+    """Bring the index up to date with ``content_dir``, embedding only what is new or changed.
+
+    ``extra`` adds documents that are not files in the folder: the creator's answers from the inbox.
+    """
     say = progress or (lambda msg: log.info(msg))
     scan = scan_folder(
         content_dir,
@@ -287,6 +318,12 @@ def ensure_index(
     )
     for skip in scan.skipped:
         say(f"Skipped {skip.path}: {skip.reason}")
+    taken = {f.path for f in scan.files}
+    for doc in extra:
+        if doc.path in taken:
+            say(f"Skipped {doc.path}: a content file has the same path")
+            continue
+        scan.files.append(doc)
     if not scan.files:
         raise ContentError(f"No readable content files in {content_dir}; nothing to index.")
     index_dir = settings.index_dir

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -11,9 +13,10 @@ from pathlib import Path
 
 from clone.backends import AnswerRequest, Backend, get_backend
 from clone.config import Settings
-from clone.errors import BackendError
+from clone.errors import BackendError, CloneError
 from clone.guardrails import check_message, check_reply, clean_passages, prompt
-from clone.index import IngestReport, KnowledgeBase, Passage, ensure_index
+from clone.index import IngestReport, KnowledgeBase, Passage, current_name, ensure_index, load_index
+from clone.ingest import SourceFile
 from clone.memory import MAX_TURNS, standalone_query
 from clone.persona import Persona, load_persona
 from clone.trust.killswitch import KillSwitch
@@ -22,6 +25,8 @@ from clone.trust.receipts import Notary
 log = logging.getLogger(__name__)
 
 _MARKER = re.compile(r"\s?\[(\d{1,2})\]")
+# How often a clone checks whether another process (a replica) switched the shared index.
+INDEX_CHECK_SECONDS = 5.0
 # Once one passage clears the relevance floor, others down to this fraction of it are kept too.
 RELATED_FRACTION = 0.5
 
@@ -106,6 +111,11 @@ class Reply:
         }
 
     @property
+    def unanswered(self) -> bool:
+        """The content had no answer (not a refusal): a question the creator may want to answer."""
+        return self.abstained and not self.refused
+
+    @property
     def plain_text(self) -> str:
         """The reply as a fan reads and copies it: no citation markers. This is what receipts sign."""
         return plain(self.text)
@@ -158,6 +168,7 @@ class Clone:
         *,
         killswitch: KillSwitch | None = None,
         notary: Notary | None = None,
+        extra_documents: Callable[[], list[SourceFile]] | None = None,
     ):
         self.settings = settings
         self.persona = persona
@@ -166,6 +177,10 @@ class Clone:
         self.content_dir = Path(content_dir or settings.creator_dir / "content")
         self.killswitch = killswitch or KillSwitch.from_settings(settings, settings.creator_dir)
         self.notary = notary or Notary.load(settings.home)
+        # Documents that are not files in the content folder (the creator's inbox answers), read at each re-index.
+        self.extra_documents = extra_documents or list
+        self._index_checked = time.monotonic()
+        self._reload_lock = threading.Lock()
 
     @classmethod
     def from_settings(
@@ -175,17 +190,28 @@ class Clone:
         content_dir: Path | None = None,
         persona: Persona | None = None,
         progress: Callable[[str], None] | None = None,
+        extra_documents: Callable[[], list[SourceFile]] | None = None,
     ) -> Clone:
-        """Load the persona, build or reuse the index, and pick the backend named in the settings."""
+        """Load the persona, build or reuse the index, and pick the backend named in the settings.
+
+        ``extra_documents`` returns documents indexed beside the content folder's files (the inbox's answers).
+        """
         persona = persona or load_persona(settings.creator_dir)
         content_dir = content_dir or settings.creator_dir / "content"
         backend = get_backend(settings.backend, settings)  # a missing key fails before minutes of indexing
-        report = ensure_index(content_dir, settings, progress=progress)
-        return cls(settings, persona, report.kb, backend, content_dir)
+        extra = extra_documents() if extra_documents else []
+        report = ensure_index(content_dir, settings, progress=progress, extra=extra)
+        return cls(settings, persona, report.kb, backend, content_dir, extra_documents=extra_documents)
 
     def reindex(self, *, progress: Callable[[str], None] | None = None, show_progress: bool = False) -> IngestReport:
         """Bring the index up to date with the content folder and start answering from it."""
-        report = ensure_index(self.content_dir, self.settings, progress=progress, show_progress=show_progress)
+        report = ensure_index(
+            self.content_dir,
+            self.settings,
+            progress=progress,
+            show_progress=show_progress,
+            extra=self.extra_documents(),
+        )
         self.kb = report.kb
         return report
 
@@ -197,11 +223,38 @@ class Clone:
         below the floor are dropped even when another one clears it.
         """
         floor = self.settings.relevance_floor
+        self.follow_index()
         kb = self.kb  # one snapshot, even if a re-index swaps it meanwhile
         hits = kb.search(question, k=self.settings.top_k, mode=self.settings.retrieval)
         if not any(p.score >= floor for p in hits):
             return []
         return [p for p in hits if p.score >= floor * RELATED_FRACTION]
+
+    def follow_index(self, every: float = INDEX_CHECK_SECONDS) -> bool:
+        """Load the index another process built (a replica's re-index), if ``CURRENT`` moved on.
+
+        Replicas share one index folder: the one that re-indexes writes a new build and switches
+        ``CURRENT``; the others notice within ``every`` seconds (one small file read) and swap it in.
+        Returns whether a new index was loaded.
+        """
+        now = time.monotonic()
+        if now - self._index_checked < every:
+            return False
+        self._index_checked = now
+        name = current_name(self.settings.index_dir)
+        if not name or name == self.kb.path.name or not self._reload_lock.acquire(blocking=False):
+            return False
+        try:
+            if current_name(self.settings.index_dir) == self.kb.path.name:
+                return False
+            self.kb = load_index(self.settings.index_dir, self.settings)
+            log.info("loaded the index %s built by another process", self.kb.path.name)
+            return True
+        except CloneError as exc:  # a build being replaced as we read it: keep the one we have
+            log.warning("could not load the new index: %s", exc)
+            return False
+        finally:
+            self._reload_lock.release()
 
     def stream(self, message: str | None, history: list[tuple[str, str]] | None = None) -> Iterator[Reply]:
         """Yield growing partial replies, then the final one (``done=True``), signed with a receipt.

@@ -17,11 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
 
 from clone import __version__
+from clone.analytics import EventLog, new_conversation_id, rates_long
 from clone.config import ASSETS_DIR, Settings, load_settings
-from clone.errors import CloneError, SurveyError
+from clone.errors import CloneError, InboxError, SurveyError
 from clone.guardrails import disclosure
+from clone.inbox import InboxStore
 from clone.memory import bounded
 from clone.persona import load_persona
 from clone.pipeline import Clone, plain
@@ -37,6 +42,8 @@ log = logging.getLogger(__name__)
 CSS_PATH = ASSETS_DIR / "style.css"
 MAX_PASTE = 20_000
 MAX_TRANSCRIPT_TURNS = 200
+# Questions one browser session may leave in the creator's inbox.
+MAX_LEFT_PER_SESSION = 5
 KILL_SWITCH_POLL_SECONDS = 2.0
 
 
@@ -73,6 +80,16 @@ class Handlers:
     settings: Settings
     show_citations: bool = True
     study: Study = field(default_factory=load_study)
+    inbox: InboxStore | None = None
+    events: EventLog | None = None
+
+    def __post_init__(self) -> None:
+        # The inbox and the event log share the survey's database (DATABASE_URL, or the SQLite file).
+        self.inbox = self.inbox or InboxStore(self.settings.database)
+        self.events = self.events or EventLog(self.settings.database)
+        # The creator's published answers are documents of the clone's knowledge base from the next re-index.
+        if self.clone is not None:
+            self.clone.extra_documents = self.inbox.answer_documents
 
     # --- chat -------------------------------------------------------------------------
     def respond(self, message: str, chat: list[dict], session: dict | None) -> Iterator[tuple[list[dict], str, dict]]:
@@ -114,11 +131,150 @@ class Handlers:
             }
             if participant and participant.get("stage") != "done":
                 session["participant"] = count_reply(participant, message, reply, now)
+            session["conversation"] = session.get("conversation") or new_conversation_id()
+            # No answer in the content (not a refusal): the fan may leave the question for the creator.
+            session["unanswered"] = (message or "").strip() if reply.unanswered else ""
+            self._count(reply, session["conversation"], "web")
             yield chat + [{"role": "assistant", "content": reply_markdown(reply, show)}], "", session
+
+    def _count(self, reply, conversation: str, channel: str) -> None:
+        """One row for the creator's analytics; a database hiccup never costs a fan their reply."""
+        try:
+            self.events.record(reply, conversation=conversation, channel=channel)
+        except SQLAlchemyError as exc:
+            log.warning("could not count a reply for analytics: %s", exc.__class__.__name__)
+
+    # --- inbox: questions for the real creator ---------------------------------------
+    def inbox_offer(self, session: dict | None) -> tuple:
+        """After a reply: show the "leave your question" form, filled in, when the clone had no answer.
+
+        Returns (form visibility, question box, result text).
+        """
+        question = (session or {}).get("unanswered") or ""
+        return gr.update(visible=bool(question)), question, ""
+
+    def leave_question(self, question: str, notify: bool, email: str, session: dict | None) -> tuple:
+        """Store the fan's question for the creator (the e-mail address only if ``notify``).
+
+        Returns (result text, session, form visibility); errors leave what the fan typed in place.
+        """
+        session = new_session() | dict(session or {})
+        if session.get("left", 0) >= MAX_LEFT_PER_SESSION:
+            raise gr.Error(f"You have left {MAX_LEFT_PER_SESSION} questions already; thank you, that is the limit.")
+        try:
+            self.inbox.leave(question, notify=bool(notify), email=email, max_chars=self.settings.max_message_chars)
+        except InboxError as exc:
+            raise gr.Error(str(exc)) from None
+        name = self.clone.persona.name
+        told = f" When {name} answers, they get your address once, to tell you; then it is erased." if notify else ""
+        session = session | {"left": session.get("left", 0) + 1, "unanswered": ""}
+        return f"Thank you: your question is in {name}'s inbox.{told}", session, gr.update(visible=False)
+
+    def inbox_view(self, token: str) -> tuple:
+        """The creator's inbox (needs the creator token): open questions grouped by meaning, biggest first.
+
+        Returns (table rows, group picker, summary).
+        """
+        _require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "The inbox")
+        groups = self.inbox.groups(self.clone.kb.embeddings)
+        rows = [
+            [g.count, g.question, "; ".join(q.question for q in g.questions[1:4]), g.wants_reply, g.latest[:16]]
+            for g in groups
+        ]
+        choices = [(f"{g.count} × {g.question[:90]}", g.key) for g in groups]
+        total = sum(g.count for g in groups)
+        summary = (
+            f"**{total} open questions in {len(groups)} groups.** Answer a group: your answer becomes a source "
+            "your clone cites (labelled *Creator answer*)."
+            if groups
+            else "No open questions: your clone has had an answer for everything fans asked, or nobody left one."
+        )
+        first = groups[0].question if groups else ""
+        return (
+            rows,
+            gr.update(choices=choices, value=choices[0][1] if choices else None),
+            first,
+            summary,
+        )
+
+    def _group(self, key: str | None):
+        group = next((g for g in self.inbox.groups(self.clone.kb.embeddings) if key and g.key == key), None)
+        if group is None:
+            raise gr.Error(
+                "That group is no longer in the inbox (answered or dismissed meanwhile); show the inbox again."
+            )
+        return group
+
+    def inbox_pick(self, token: str, key: str | None) -> str:
+        """The picked group's typical wording, to edit into the question the answer will stand under."""
+        _require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "The inbox")
+        return self._group(key).question if key else ""
+
+    def inbox_answer(
+        self,
+        token: str,
+        key: str | None,
+        question: str,
+        answer: str,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+    ) -> str:
+        """Publish the creator's answer to a group, then re-index so the clone cites it at once."""
+        _require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "Answering")
+        group = self._group(key)
+        try:
+            published = self.inbox.publish(
+                [q.question_id for q in group.questions], (question or "").strip() or group.question, answer
+            )
+            self.clone.reindex()
+        except CloneError as exc:
+            raise gr.Error(str(exc)) from None
+        lines = [
+            f"**Published.** Your answer closed {published.closed} questions and is now a source of your clone: "
+            f"*Creator answer: {html.escape(published.answer.question)}*."
+        ]
+        if published.emails:
+            lines.append(
+                f"{len(published.emails)} fans asked to be told. Write to them now: their addresses are shown "
+                "only this once and have been erased from the database.\n\n```\n"
+                + "\n".join(published.emails)
+                + "\n```"
+            )
+        return "\n\n".join(lines)
+
+    def inbox_dismiss(self, token: str, key: str | None) -> str:
+        """Close a group without an answer (spam, or nothing to say); e-mail addresses are erased."""
+        _require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "The inbox")
+        closed = self.inbox.dismiss([q.question_id for q in self._group(key).questions])
+        return f"Dismissed {closed} questions."
+
+    # --- creator analytics ------------------------------------------------------------
+    def analytics(self, token: str, days: float = 30) -> tuple:
+        """Charts for the creator (needs the creator token): conversations per day, abstention and refusal
+        rates, most-asked topics, survey participants per condition, and a summary.
+        """
+        _require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "Analytics")
+        days = max(1, min(int(days or 30), 365))
+        per_day = self.events.per_day(days)
+        totals = self.events.totals(days=days)
+        topics = self.events.topics(10, days=days)
+        records = self.store.records()
+        n = n_per_condition(self.study, records, self.store.assignments())
+        n["group"] = n["condition"] + " · " + n["status"]
+        finished = sum(r.post_at is not None for r in records)
+        open_questions = len(self.inbox.open_questions())
+        summary = (
+            f"**Last {days} days:** {totals['conversations']} conversations, {totals['replies']} replies; "
+            f"{totals['abstention_rate']:.0%} without an answer from your content, "
+            f"{totals['refusal_rate']:.0%} refused by the guardrails. "
+            f"**Survey:** {len(records)} participants, {finished} finished. "
+            f"**Inbox:** {open_questions} open questions."
+        )
+        return per_day, rates_long(per_day), topics, n, summary
 
     def chat_api(self, message: str) -> dict:
         """Answer one message: reply text, sources, flags and receipt; ``ai_generated`` is always true."""
         reply = self.clone.answer(message)
+        self._count(reply, new_conversation_id(), "api")
         data = reply.to_dict()
         data["markdown"] = reply.markdown()
         data["disclosure"] = disclosure(self.clone.persona.name).replace("**", "")
@@ -448,6 +604,8 @@ def build_app(
     settings: Settings,
     consent: Consent,
     study: Study | None = None,
+    *,
+    inbox: InboxStore | None = None,
 ) -> gr.Blocks:
     """Build the fan-facing app for a clone with verified consent. The caller launches it (see ``launch_options``).
 
@@ -455,14 +613,14 @@ def build_app(
     (default: ``CLONE_STUDY``).
     """
     study = study or load_study(settings.study_file)
-    h = Handlers(clone, store, instrument, settings, study=study)
+    h = Handlers(clone, store, instrument, settings, study=study, inbox=inbox)
     persona = clone.persona
     with gr.Blocks(title=f"AI clone of {persona.name}") as app:
         gr.HTML(banner_html(clone))
         notice = gr.HTML(visible=False, elem_id="revoked-notice-box")
         gr.Timer(KILL_SWITCH_POLL_SECONDS).tick(h.revocation_notice, None, notice, api_visibility="private")
         app.load(h.revocation_notice, None, notice, api_visibility="private")
-        with gr.Tabs():
+        with gr.Tabs(elem_id="clone-tabs"):
             with gr.Tab("Chat", id="chat"):
                 chatbot = gr.Chatbot(
                     value=[
@@ -486,13 +644,14 @@ def build_app(
                         elem_id="chat-input",
                     )
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
+                offer = inbox_form(h, session, "chat")
                 for trigger in (box.submit, send.click):
                     trigger(
                         h.respond,
                         [box, chatbot, session],
                         [chatbot, box, session],
                         api_visibility="private",
-                    )
+                    ).then(h.inbox_offer, session, offer, api_visibility="private")
             with gr.Tab("Survey", id="survey"):
                 survey_tab(h, session)
             with gr.Tab("Researchers", id="research"):
@@ -566,10 +725,14 @@ def build_app(
                     reindex = gr.Button("Re-index content", elem_id="creator-reindex")
                     reindex_result = gr.Markdown(elem_id="creator-reindex-result")
                     reindex.click(h.reindex, creator_token, reindex_result, api_name="reindex")
+                    creator_inbox(h, creator_token)
+                    creator_analytics(h, creator_token)
                     gr.Markdown(
-                        "**Embed the clone on your own site** (chat only, AI banner included): paste this, "
-                        "with your app's address in place of `https://YOUR-APP-URL`:\n\n"
-                        f"```html\n{embed_snippets('https://YOUR-APP-URL')}\n```"
+                        "### Embed the clone on your own site\n"
+                        "Chat only, AI banner included. Paste one of these, with your app's address in place of "
+                        "`https://YOUR-APP-URL`:\n\n"
+                        f"```html\n{embed_snippets('https://YOUR-APP-URL')}\n```",
+                        elem_id="creator-embed",
                     )
                 else:
                     gr.Markdown(
@@ -581,13 +744,13 @@ def build_app(
             f"<code>{clone.backend.name}</code> backend from {clone.kb.size} indexed passages"
             f" · version {__version__}</div>"
         )
-        gr.api(h.chat_api, api_name="chat")
+        gr.api(h.chat_api, api_name="chat", concurrency_limit=16)  # waits on an LLM backend: see launch_options
         gr.api(h.verify_api, api_name="verify")
     with app.route("Widget", WIDGET_PATH, show_in_navbar=False):
         build_widget(h)
-    app.queue(default_concurrency_limit=4)
+    app.queue(default_concurrency_limit=8)  # per event; the sizes are explained in launch_options
     # Served beside the UI by launch_options(app): Gradio builds its FastAPI app inside launch().
-    app.research_routes = export_routes(study, store, settings.research_token)
+    app.research_routes = [*export_routes(study, store, settings.research_token), web_component_route()]
     return app
 
 
@@ -617,17 +780,132 @@ def build_widget(h: Handlers) -> None:
     with gr.Row():
         box = gr.Textbox(placeholder="Ask a question", show_label=False, scale=5, elem_id="widget-input")
         send = gr.Button("Send", variant="primary", scale=1, elem_id="widget-send")
+    offer = inbox_form(h, session, "widget")
     for trigger in (box.submit, send.click):
-        trigger(h.respond, [box, chat, session], [chat, box, session], api_visibility="private")
+        trigger(h.respond, [box, chat, session], [chat, box, session], api_visibility="private").then(
+            h.inbox_offer, session, offer, api_visibility="private"
+        )
+
+
+def inbox_form(h: Handlers, session: gr.State, prefix: str) -> list:
+    """The fan's "leave this question for the creator" form, shown after a reply with no answer.
+
+    Returns the outputs of :meth:`Handlers.inbox_offer`: the form, its question box and its result line.
+    """
+    name = h.clone.persona.name
+    with gr.Group(visible=False, elem_id=f"{prefix}-inbox") as form:
+        gr.Markdown(
+            f"**The clone has no answer to that.** Leave the question for the real {html.escape(name)}: "
+            "they see the questions fans ask most, and an answer they write becomes something the clone can cite."
+        )
+        question = gr.Textbox(label="Your question", max_lines=4, elem_id=f"{prefix}-inbox-question")
+        notify = gr.Checkbox(label="Tell me by e-mail when there is an answer", elem_id=f"{prefix}-inbox-notify")
+        email = gr.Textbox(
+            label="E-mail address (kept only to tell you, then erased)",
+            visible=False,
+            max_lines=1,
+            elem_id=f"{prefix}-inbox-email",
+        )
+        leave = gr.Button("Leave the question", elem_id=f"{prefix}-inbox-send")
+    result = gr.Markdown(elem_id=f"{prefix}-inbox-result")
+    notify.change(lambda on: gr.update(visible=bool(on)), notify, email, api_visibility="private")
+    leave.click(
+        h.leave_question,
+        [question, notify, email, session],
+        [result, session, form],
+        api_name=f"{prefix}_leave_question",
+    )
+    return [form, question, result]
+
+
+def creator_inbox(h: Handlers, token: gr.Textbox) -> None:
+    """The Creator tab's inbox: grouped open questions, and a form to answer or dismiss a group."""
+    gr.Markdown(
+        "### Inbox: what fans asked that your clone could not answer\n"
+        "Questions are grouped by meaning, biggest groups first: the content your fans are asking for."
+    )
+    show = gr.Button("Show the inbox", elem_id="inbox-show")
+    summary = gr.Markdown(elem_id="inbox-summary")
+    table = gr.Dataframe(
+        headers=["asked", "question", "also asked as", "want an e-mail", "last asked"],
+        datatype=["number", "str", "str", "number", "str"],
+        interactive=False,
+        wrap=True,
+        elem_id="inbox-groups",
+    )
+    group = gr.Dropdown(label="Group to answer", choices=[], elem_id="inbox-group")
+    question = gr.Textbox(label="Question, as your answer will be titled", max_lines=2, elem_id="inbox-question")
+    answer = gr.Textbox(label="Your answer, in your own words", lines=5, elem_id="inbox-answer")
+    with gr.Row():
+        publish = gr.Button("Publish the answer", variant="primary", elem_id="inbox-publish")
+        dismiss = gr.Button("Dismiss the group", elem_id="inbox-dismiss")
+    result = gr.Markdown(elem_id="inbox-result")
+    show.click(h.inbox_view, token, [table, group, question, summary], api_name="inbox")
+    group.input(h.inbox_pick, [token, group], question, api_visibility="private")
+    publish.click(h.inbox_answer, [token, group, question, answer], result, api_name="inbox_answer").then(
+        h.inbox_view, token, [table, group, question, summary], api_visibility="private"
+    )
+    dismiss.click(h.inbox_dismiss, [token, group], result, api_name="inbox_dismiss").then(
+        h.inbox_view, token, [table, group, question, summary], api_visibility="private"
+    )
+
+
+def creator_analytics(h: Handlers, token: gr.Textbox) -> None:
+    """The Creator tab's charts: conversations per day, rates, topics and the survey's participants."""
+    gr.Markdown("### Analytics")
+    with gr.Row():
+        days = gr.Number(value=30, minimum=1, maximum=365, precision=0, label="Days", elem_id="analytics-days")
+        show = gr.Button("Show analytics", elem_id="analytics-show")
+    summary = gr.Markdown(elem_id="analytics-summary")
+    per_day = gr.LinePlot(x="day", y="conversations", title="Conversations per day", elem_id="analytics-days-plot")
+    rates = gr.LinePlot(
+        x="day",
+        y="rate",
+        color="kind",
+        title="Share of replies without an answer, and refused",
+        elem_id="analytics-rates",
+    )
+    topics = gr.BarPlot(
+        x="topic",
+        y="replies",
+        title="Most-asked topics (the source cited first)",
+        x_label_angle=-30,
+        elem_id="analytics-topics",
+    )
+    survey = gr.BarPlot(
+        x="group", y="n", color="status", title="Survey participants per condition", elem_id="analytics-survey"
+    )
+    show.click(h.analytics, [token, days], [per_day, rates, topics, survey, summary], api_visibility="private")
 
 
 def embed_snippets(base_url: str) -> str:
-    """Ready-to-paste HTML for a creator's own site: an iframe of the widget."""
-    url = base_url.rstrip("/") + WIDGET_PATH
+    """Ready-to-paste HTML for a creator's own site: an iframe of the widget, or Gradio's web component."""
+    base = base_url.rstrip("/")
     return (
-        f'<iframe src="{url}" title="AI clone (not the real person)" width="100%" height="640" '
-        'style="border:0" loading="lazy"></iframe>'
+        "<!-- Either an iframe of the chat-only widget: -->\n"
+        f'<iframe src="{base}{WIDGET_PATH}" title="AI clone (not the real person)" width="100%" height="640" '
+        'style="border:0" loading="lazy"></iframe>\n\n'
+        "<!-- or Gradio's web component (banner and chat only), its script served by the app in its own version: -->\n"
+        f'<script type="module" src="{base}{WEB_COMPONENT_PATH}"></script>\n'
+        f'<gradio-app src="{base}"></gradio-app>'
     )
+
+
+WEB_COMPONENT_PATH = "/gradio.js"
+
+
+def web_component_route() -> Route:
+    """``GET /gradio.js``: the script that defines Gradio's ``<gradio-app>`` element, from the installed Gradio.
+
+    Gradio's own snippet loads it from a CDN at a pinned version; served by the app it always matches the
+    server's version and works where the CDN is blocked. The assets it imports are served by Gradio itself.
+    """
+    script = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
+
+    def endpoint(_request) -> Response:
+        return FileResponse(script, media_type="text/javascript", headers={"Cache-Control": "max-age=3600"})
+
+    return Route(WEB_COMPONENT_PATH, endpoint, methods=["GET"])
 
 
 def launch_options(app: gr.Blocks | None = None) -> dict:
@@ -635,8 +913,18 @@ def launch_options(app: gr.Blocks | None = None) -> dict:
 
     Given the app, the research export routes go in ``app_kwargs={"routes": ...}``: Gradio passes
     ``app_kwargs`` to the FastAPI app it creates in ``launch()``, the one supported hook before launch.
+
+    Concurrency: every event runs up to 8 at once (``app.queue(default_concurrency_limit=8)``) and the
+    ``/chat`` API up to 16, each in a worker thread. The offline backend is CPU-bound, so more would only
+    share the same cores; an LLM backend mostly waits on the network, and a slow one must not make other
+    fans queue behind it (tests/test_concurrency.py). The thread pool holds 64 (Gradio's default is 40)
+    so that the chat events together (four UI triggers at 8, the API at 16: 48 threads) can never take
+    every thread from the survey and the other events. benchmarks/load.py measures the result.
     """
-    options: dict = {"css": CSS_PATH.read_text(encoding="utf-8") if CSS_PATH.is_file() else None}
+    options: dict = {
+        "css": CSS_PATH.read_text(encoding="utf-8") if CSS_PATH.is_file() else None,
+        "max_threads": 64,
+    }
     routes = getattr(app, "research_routes", None)
     if routes:
         options["app_kwargs"] = {"routes": list(routes)}
@@ -655,17 +943,24 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
     consent = verify_consent(
         settings.creator_dir, persona, channel="web", trusted_key=settings.consent_public_key or None
     )
-    clone = Clone.from_settings(settings, persona=persona, progress=lambda msg: print(msg, flush=True))
+    # The creator's answers from the inbox are indexed with the content, so they survive a restart.
+    inbox = InboxStore(settings.database)
+    clone = Clone.from_settings(
+        settings,
+        persona=persona,
+        progress=lambda msg: print(msg, flush=True),
+        extra_documents=inbox.answer_documents,
+    )
     study = load_study(settings.study_file)
     # With CLONE_HF_DATASET set, completed records and deletions are also pushed to that dataset repo.
     store = open_store(
-        settings.survey_db,
+        settings.database,
         study,
         dataset=settings.hf_dataset,
         folder=settings.hf_sync_dir,
         every=settings.hf_sync_minutes,
     )
-    return build_app(clone, store, load_instrument(), settings, consent, study)
+    return build_app(clone, store, load_instrument(), settings, consent, study, inbox=inbox)
 
 
 def about_markdown(clone: Clone, consent: Consent) -> str:

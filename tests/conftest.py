@@ -11,10 +11,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
+from clone import db
 from clone.config import DEMO_CREATOR_DIR, PROJECT_ROOT, Settings, load_settings
 from clone.index import ensure_index
 from clone.pipeline import Clone
@@ -22,6 +29,9 @@ from clone.pipeline import Clone
 DATA = Path(__file__).parent / "data"
 DEMO_CONTENT = DEMO_CREATOR_DIR / "content"
 RESEARCH_TOKEN = "test-research-token-0123456789"
+CREATOR_TOKEN = "test-creator-token-0123456789"
+# A PostgreSQL URL whose role may CREATE DATABASE; each test gets a fresh database made from it.
+TEST_DATABASE_URL = "CLONE_TEST_DATABASE_URL"
 
 
 def make_settings(home: Path, **env: str) -> Settings:
@@ -79,32 +89,50 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def serving_app(home: Path, log_path: Path, **env: str) -> Iterator[str]:
+    """``python app.py`` on a free port of 127.0.0.1 with ``CLONE_HOME=home``; yields its URL, stops it after.
+
+    ``DATABASE_URL`` comes only from ``env``: a test server never writes to a database the machine has set.
+    """
+    port = free_port()
+    full = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    full |= {
+        "CLONE_HOME": str(home),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        **env,
+    }
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=PROJECT_ROOT, env=full, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            wait_until_serving(proc, url, log_path)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory, demo_index_home):
     """``python app.py`` running on 127.0.0.1 with the demo creator; yields (url, home)."""
     home = tmp_path_factory.mktemp("server-home")
     shutil.copytree(demo_index_home / "index", home / "index")
-    port = free_port()
-    env = {
-        **os.environ,
-        "CLONE_HOME": str(home),
-        "CLONE_RESEARCH_TOKEN": RESEARCH_TOKEN,
-        "CLONE_BACKEND": "extractive",  # the offline default, whatever keys this machine has
-        "GRADIO_SERVER_NAME": "127.0.0.1",
-        "GRADIO_SERVER_PORT": str(port),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-    }
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    wait_until_serving(proc, url, home / "server.log")
-    yield url, home
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with serving_app(
+        home,
+        home / "server.log",
+        CLONE_RESEARCH_TOKEN=RESEARCH_TOKEN,
+        CLONE_CREATOR_TOKEN=CREATOR_TOKEN,
+        CLONE_BACKEND="extractive",  # the offline default, whatever keys this machine has
+    ) as url:
+        yield url, home
 
 
 @pytest.fixture
@@ -135,3 +163,51 @@ def clone_over(content: Path, settings: Settings) -> Clone:
 
     kb = ensure_index(content, settings).kb
     return Clone(settings, load_persona(DEMO_CREATOR_DIR), kb, get_backend("extractive", settings), content)
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines() -> Iterator[None]:
+    """Close every pooled database connection after each test, so open files and server sessions never pile up."""
+    yield
+    db.dispose_all()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path) -> Iterator[str | Path]:
+    """A fresh, empty database for one test, once per kind: a SQLite file under tmp_path, or a new PostgreSQL
+    database (created from ``CLONE_TEST_DATABASE_URL`` and dropped afterwards, so concurrent runs never meet).
+
+    Without that variable the PostgreSQL case is skipped, except under CI (``CI`` set), where it fails.
+    """
+    if request.param == "sqlite":
+        yield tmp_path / "database.sqlite3"
+        return
+    base = os.environ.get(TEST_DATABASE_URL, "").strip()
+    if not base:
+        why = (
+            f"set {TEST_DATABASE_URL} to a PostgreSQL URL whose role has CREATEDB, e.g. "
+            "postgresql+psycopg://clone:clone@127.0.0.1:5432/clone_test, to run the storage tests on PostgreSQL "
+            "(.ci/run sets it)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {TEST_DATABASE_URL} is not: {why}.")
+        pytest.skip(why)
+    yield from fresh_postgres_database(base)
+
+
+def fresh_postgres_database(base: str) -> Iterator[str]:
+    """Create an empty database beside ``base``'s, yield its URL, then drop it (and every session on it)."""
+    url = make_url(db.database_url(base))
+    name = f"{url.database}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            db.dispose_all()  # this test's engines hold sessions on the database
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from clone.survey import load_study
-from tests.conftest import RESEARCH_TOKEN
+from tests.conftest import CREATOR_TOKEN, RESEARCH_TOKEN
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -146,5 +146,48 @@ def test_widget_embedded_in_a_page_keeps_the_banner_and_answers(app_server, page
         frame.locator("#widget-chat a[href^='https://example.com/']").first.wait_for()
         assert "AI-generated reply" in frame.locator("#widget-chat").inner_text()
         assert frame.locator("#survey-submit, #research-token").count() == 0  # chat only
+        # Gradio's web component from the same snippet: banner and chat only, and it answers too.
+        component = page.locator("gradio-app")
+        component.locator("#ai-banner").wait_for()
+        assert component.locator("#clone-tabs [role='tab']").first.is_hidden()
+        assert component.locator("#survey-consent-step").is_hidden()
+        component.locator("#chat-input textarea").fill("What is your cat called?")
+        component.locator("#chat-send").click()
+        component.locator("#clone-chat a[href^='https://example.com/']").first.wait_for()
     finally:
         server.shutdown()
+
+
+def test_a_fan_leaves_a_question_and_the_creators_answer_is_cited(app_server, page):
+    url, _ = app_server
+    question = "What is your favourite board game?"
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator("#chat-input textarea").fill(question)
+    page.locator("#chat-send").click()
+    page.locator("#chat-inbox").first.wait_for()  # a gr.Group puts its id on two nested divs
+    assert page.locator("#chat-inbox-question textarea").input_value() == question
+    page.locator("#chat-inbox-notify input").check()
+    page.locator("#chat-inbox-email input, #chat-inbox-email textarea").first.fill("fan@example.org")
+    page.locator("#chat-inbox-send").click()
+    page.locator("#chat-inbox-result", has_text="inbox").wait_for()
+
+    page.get_by_role("tab", name="Creator").click()
+    page.locator("#creator-token input").fill(CREATOR_TOKEN)
+    page.locator("#inbox-show").click()
+    page.locator("#inbox-summary", has_text="open questions").wait_for()
+    assert question in page.locator("#inbox-groups").inner_text()
+    assert page.locator("#inbox-question textarea").input_value() == question
+    page.locator("#inbox-answer textarea").fill("Carcassonne is my favourite board game; we play it on the balcony.")
+    page.locator("#inbox-publish").click()
+    page.locator("#inbox-result", has_text="Published").wait_for()
+    assert "fan@example.org" in page.locator("#inbox-result").inner_text()
+
+    page.locator("#analytics-show").click()
+    page.locator("#analytics-summary", has_text="conversations").wait_for()
+    page.locator("#analytics-days-plot canvas, #analytics-days-plot svg").first.wait_for()
+
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator("#chat-input textarea").fill(question)
+    page.locator("#chat-send").click()
+    page.locator("#clone-chat", has_text="Creator answer: " + question).wait_for()
+    assert "Carcassonne" in page.locator("#clone-chat").inner_text()

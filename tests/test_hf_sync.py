@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from clone.errors import ConfigError
 from clone.survey import SurveyStore, codebook, load_study
 from clone.survey.export import wide_rows
 from clone.survey.store import ChatMetrics
@@ -59,8 +60,8 @@ def api():
 
 
 @pytest.fixture
-def synced(settings, study, api):
-    store = open_store(settings.survey_db, study, dataset="someone/study-data", folder=settings.hf_sync_dir, hf_api=api)
+def synced(settings, database, study, api):
+    store = open_store(database, study, dataset="someone/study-data", folder=settings.hf_sync_dir, hf_api=api)
     yield store
     store.sync.stop()
 
@@ -156,3 +157,8 @@ def test_the_token_is_never_logged(tmp_path, api, caplog, study):
     finally:
         sync.stop()
     assert secret not in caplog.text and "someone/study-data" in caplog.text
+
+
+def test_a_database_url_needs_a_folder_for_the_sync_files(study, api):
+    with pytest.raises(ConfigError, match="needs a folder for the sync files"):
+        open_store("postgresql://u:p@127.0.0.1:1/x", study, dataset="someone/study-data", hf_api=api)

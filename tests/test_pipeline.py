@@ -148,3 +148,18 @@ def test_format_time_and_labels():
     assert Source("a.srt", "Talk", "u", start=65).label == "Talk, at 1:05"
     assert Source("b.pdf", "Guide", "u", page=3).label == "Guide, p. 3"
     assert Source("c.md", "Post", "u").label == "Post"
+
+
+def test_a_replica_follows_the_index_another_process_rebuilt(tiny_content, settings):
+    first = clone_over(tiny_content, settings)
+    second = clone_over(tiny_content, settings)  # another replica on the same index folder
+    question = "What colour is your kayak?"
+    assert first.answer(question).abstained
+    (tiny_content / "kayak.md").write_text(
+        "My kayak is bright orange, so the ferries can see me on the fjord.\n", encoding="utf-8"
+    )
+    second.reindex()
+    assert first.follow_index(every=0) is True
+    assert first.kb.path == second.kb.path
+    assert "orange" in first.answer(question).text
+    assert first.follow_index(every=0) is False  # nothing new

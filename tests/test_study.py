@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -31,8 +32,9 @@ def study():
 
 
 @pytest.fixture
-def store(settings) -> SurveyStore:
-    return SurveyStore(settings.survey_db)
+def store(database) -> SurveyStore:
+    """A store on a fresh database: every test using it runs on SQLite and on PostgreSQL."""
+    return SurveyStore(database)
 
 
 def assign(store, study, opt_in=False):
@@ -109,9 +111,9 @@ def test_bad_study_file_names_the_problem(tmp_path):
 
 
 @pytest.mark.parametrize("conditions", [("a", "b"), ("a", "b", "c")])
-def test_blocked_randomization_balances_every_block(tmp_path, conditions):
+def test_blocked_randomization_balances_every_block(tmp_path, database, conditions):
     study = load_study(write_study(tmp_path / "s", ["attention.yaml"], conditions))
-    store = SurveyStore(tmp_path / "db.sqlite3")
+    store = SurveyStore(database)
     n_blocks = 25
     size = 2 * len(conditions)
     got = [assign(store, study).condition for _ in range(n_blocks * size + 1)]
@@ -163,8 +165,8 @@ def test_deletion_by_code_removes_answers_but_keeps_the_anonymous_assignment(sto
     assert store.records() == [] and not store.delete(a.participant_id)
     (slot,) = store.assignments()
     assert slot.participant_id is None and slot.withdrawn_at and slot.condition == a.condition
-    with sqlite3.connect(store.path) as db:
-        assert db.execute("SELECT COUNT(*) FROM item_answers").fetchone()[0] == 0
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM item_answers")).scalar() == 0
 
 
 def test_twenty_threads_two_hundred_submissions_each(store, study):
@@ -201,10 +203,9 @@ def test_twenty_threads_two_hundred_submissions_each(store, study):
 
 WRITER = """
 import sys
-from pathlib import Path
 from clone.survey import SurveyStore, load_study
 study = load_study()
-store = SurveyStore(Path(sys.argv[1]))
+store = SurveyStore(sys.argv[1])  # a SQLite path or a database URL
 pre = {c.question.column: c.question.item.attention or 3 for c in study.columns("pre")}
 while True:
     a = store.assign(study, consent_version="1", transcript_opt_in=False, persona_id="p", app_version="1", backend="b")
@@ -213,10 +214,9 @@ while True:
 """
 
 
-def test_writer_killed_mid_stream_leaves_every_committed_row(tmp_path, study):
-    db = tmp_path / "survey.sqlite3"
+def test_writer_killed_mid_stream_leaves_every_committed_row(database, study):
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(db)],
+        [sys.executable, "-c", WRITER, str(database)],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -226,9 +226,10 @@ def test_writer_killed_mid_stream_leaves_every_committed_row(tmp_path, study):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     committed += [line.strip() for line in proc.stdout.read().splitlines() if line.strip()]
-    store = SurveyStore(db)  # reopens (and recovers the WAL) without error
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    store = SurveyStore(database)  # reopens (and recovers the WAL) without error
+    if store.path is not None:
+        with sqlite3.connect(store.path) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     records = {r.participant_id: r for r in store.records()}
     assert set(committed) <= set(records)
     n_pre = len(study.columns("pre"))

@@ -1,6 +1,7 @@
 import sqlite3
 
 import pytest
+from sqlalchemy import inspect
 
 from clone.errors import SurveyError
 from clone.survey import SurveyStore, load_instrument, responses_csv, write_export
@@ -15,8 +16,9 @@ def instrument() -> Instrument:
 
 
 @pytest.fixture
-def store(settings) -> SurveyStore:
-    return SurveyStore(settings.survey_db)
+def store(database) -> SurveyStore:
+    """A store on a fresh database: every test using it runs on SQLite and on PostgreSQL."""
+    return SurveyStore(database)
 
 
 def answers(instrument, value=5):
@@ -41,11 +43,9 @@ def test_submission_is_stored_with_random_id_and_utc_time(store, instrument):
     assert rows[pid].submitted_at.endswith("Z") and "T" in rows[pid].submitted_at
 
 
-def test_database_is_wal_and_migrated(store, settings):
+def test_database_is_migrated_once(store, database):
     assert store.schema_version == len(MIGRATIONS)
-    with sqlite3.connect(settings.survey_db) as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        columns = [r[1] for r in db.execute("PRAGMA table_info(responses)")]
+    columns = [c["name"] for c in inspect(store.engine).get_columns("responses")]
     # Nothing that identifies a person: no IP address, name or e-mail column.
     assert columns == [
         "participant_id",
@@ -56,8 +56,15 @@ def test_database_is_wal_and_migrated(store, settings):
         "app_version",
         "free_text",
     ]
-    SurveyStore(settings.survey_db)  # reopening runs no migration twice
-    assert store.schema_version == len(MIGRATIONS)
+    again = SurveyStore(database)  # reopening runs no migration twice (a second CREATE TABLE would fail)
+    assert again.schema_version == store.schema_version == len(MIGRATIONS)
+
+
+def test_the_sqlite_default_is_in_wal_mode(settings):
+    store = SurveyStore(settings.survey_db)
+    assert store.path == settings.survey_db and store.engine.dialect.name == "sqlite"
+    with sqlite3.connect(settings.survey_db) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ import numpy as np
 
 from clone.backends.base import AnswerRequest
 from clone.config import Settings
-from clone.index import embedder
+from clone.index import embedder, question_vector
 from clone.tokens import terms
 
 # A sentence ends at . ! or ? (and any closing quote or bracket) before white space and a capital.
@@ -127,8 +127,8 @@ class ExtractiveBackend:
         """How well each sentence answers the question: meaning, shared words, passage relevance."""
         embeddings = embedder(self.settings)
         texts = [f"{c.context} {c.text}" if c.context else c.text for c in candidates]
-        dense = self._cache.vectors(embeddings, texts) @ np.asarray(
-            embeddings.embed_query(request.retrieval_query or request.question), dtype=np.float32
+        dense = self._cache.vectors(embeddings, texts) @ question_vector(
+            embeddings, request.retrieval_query or request.question
         )
         wanted = terms(request.retrieval_query or request.question)
         lexical = np.array([len(wanted & terms(t)) / len(wanted) if wanted else 0.0 for t in texts])

@@ -1,22 +1,26 @@
-"""Survey storage: one SQLite file under ``CLONE_HOME``, in WAL mode.
+"""Survey storage in the app's database (see :mod:`clone.db`): a SQLite file under ``CLONE_HOME`` by
+default, or the server ``DATABASE_URL`` names (PostgreSQL), shared by every replica of the app.
 
-The schema changes only through the append-only ``MIGRATIONS`` list; ``PRAGMA user_version``
-records how many have run. Each submission is written in one transaction, so a crash never
-leaves half a response behind.
+The schema changes only through the append-only ``MIGRATIONS`` list (SQL that SQLite and PostgreSQL
+both accept); ``schema_versions`` records how many have run, and a SQLite file from before it existed
+is adopted at its ``PRAGMA user_version``. Each submission is written in one transaction, so a crash
+never leaves half a response behind.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from clone.errors import SurveyError
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from clone import db
+from clone.errors import ConfigError, SurveyError
 from clone.survey.instruments import PHASES, Instrument, Question, Scale, Study
 
 MAX_FREE_TEXT = 2000
@@ -171,44 +175,31 @@ class AssignmentRow:
 
 
 class SurveyStore:
-    """Reads and writes survey responses in a SQLite file."""
+    """Reads and writes survey responses in the app's database (a SQLite file, or ``DATABASE_URL``)."""
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            self._migrate(db)
+    def __init__(self, target: Path | str | Engine):
+        """Open (and migrate) the store at a SQLite path, a database URL, or an existing engine.
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        ``path`` is the SQLite file when there is one (backups, tests); None for a server database.
+        """
+        self.engine = target if isinstance(target, Engine) else db.engine_for(target)
+        database = self.engine.url.database if db.is_sqlite(self.engine) else None
+        self.path: Path | None = Path(database) if database and database != ":memory:" else None
         try:
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA synchronous=NORMAL")
-            yield db
-        finally:
-            db.close()
-
-    @staticmethod
-    def _migrate(db: sqlite3.Connection) -> None:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for n, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, sql.split(";")):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version={n}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            db.migrate(self.engine, "survey", MIGRATIONS, legacy_sqlite_version=True)
+        except (OperationalError, InterfaceError) as exc:
+            if db.is_sqlite(self.engine):
+                raise  # a SQLite error (locked, unreadable file) says what it means; it is not a setting
+            # Unreachable server, wrong password, missing database: say which setting to fix, never the password.
+            raise ConfigError(
+                f"Cannot open the survey database {self.engine.url.render_as_string(hide_password=True)}: "
+                f"{_first_line(exc.orig)} Check DATABASE_URL (or leave it empty for the SQLite file under CLONE_HOME)."
+            ) from None
 
     @property
     def schema_version(self) -> int:
         """How many migrations have been applied."""
-        with self._connect() as db:
-            return db.execute("PRAGMA user_version").fetchone()[0]
+        return db.schema_version(self.engine, "survey")
 
     def submit(
         self,
@@ -225,32 +216,27 @@ class SurveyStore:
         if len(free_text) > MAX_FREE_TEXT:
             raise SurveyError(f"The comment is {len(free_text)} characters; please keep it under {MAX_FREE_TEXT}.")
         pid = new_participant_id()
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute(
-                    "INSERT INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (pid, utc_now(), persona_id, instrument.id, instrument.version, app_version, free_text),
-                )
-                db.executemany(
-                    "INSERT INTO answers VALUES (?, ?, ?)", [(pid, column, v) for column, v in values.items()]
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with db.transaction(self.engine) as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO responses (participant_id, submitted_at, persona_id, instrument, instrument_version, "
+                    "app_version, free_text) VALUES (:pid, :at, :persona, :instrument, :version, :app, :free_text)"
+                ),
+                {
+                    "pid": pid,
+                    "at": utc_now(),
+                    "persona": persona_id,
+                    "instrument": instrument.id,
+                    "version": instrument.version,
+                    "app": app_version,
+                    "free_text": free_text,
+                },
+            )
+            conn.execute(
+                text("INSERT INTO answers (participant_id, item, value) VALUES (:pid, :item, :value)"),
+                [{"pid": pid, "item": column, "value": v} for column, v in values.items()],
+            )
         return pid
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
 
     # --- participant flow -------------------------------------------------------------
     def assign(
@@ -266,48 +252,58 @@ class SurveyStore:
         """Record consent, draw a random participant id and assign a condition (blocked randomization).
 
         Blocks hold every condition twice, shuffled with ``secrets``; the next free slot is taken inside
-        the same transaction that writes the participant, so concurrent participants never share a slot
-        and the log has a row for every assignment, finished or not.
+        the same transaction that writes the participant, under a lock that every replica takes (SQLite's
+        write lock, or a PostgreSQL advisory lock), so concurrent participants never share a slot and the
+        log has a row for every assignment, finished or not.
         """
         pid = new_study_id()
         now = utc_now()
         ids = [c.id for c in study.conditions]
-        with self._transaction() as db:
-            slot = db.execute(
-                "SELECT block, position, condition FROM assignments WHERE assigned_at IS NULL "
-                "ORDER BY block, position LIMIT 1"
-            ).fetchone()
+        with db.transaction(self.engine) as conn:
+            db.lock(conn, "survey-assign")
+            slot = conn.execute(
+                text(
+                    "SELECT block, position, condition FROM assignments WHERE assigned_at IS NULL "
+                    "ORDER BY block, position LIMIT 1"
+                )
+            ).first()
             if slot is None or slot[2] not in ids:
                 # First participant, a finished block, or a study whose conditions changed: open a new block.
-                db.execute("DELETE FROM assignments WHERE assigned_at IS NULL")
-                block = (db.execute("SELECT MAX(block) FROM assignments").fetchone()[0] or 0) + 1
+                conn.execute(text("DELETE FROM assignments WHERE assigned_at IS NULL"))
+                block = (conn.execute(text("SELECT MAX(block) FROM assignments")).scalar() or 0) + 1
                 order = ids * 2
                 secrets.SystemRandom().shuffle(order)
-                db.executemany(
-                    "INSERT INTO assignments (block, position, condition) VALUES (?, ?, ?)",
-                    [(block, n, c) for n, c in enumerate(order, 1)],
+                conn.execute(
+                    text("INSERT INTO assignments (block, position, condition) VALUES (:block, :position, :condition)"),
+                    [{"block": block, "position": n, "condition": c} for n, c in enumerate(order, 1)],
                 )
                 slot = (block, 1, order[0])
             block, position, condition = slot
-            db.execute(
-                "UPDATE assignments SET participant_id = ?, assigned_at = ? WHERE block = ? AND position = ?",
-                (pid, now, block, position),
-            )
-            db.execute(
-                "INSERT INTO participants (participant_id, study, study_version, consent_version, consented_at, "
-                "transcript_opt_in, condition, persona_id, app_version, backend) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    pid,
-                    study.id,
-                    study.version,
-                    consent_version,
-                    now,
-                    int(transcript_opt_in),
-                    condition,
-                    persona_id,
-                    app_version,
-                    backend,
+            conn.execute(
+                text(
+                    "UPDATE assignments SET participant_id = :pid, assigned_at = :now "
+                    "WHERE block = :block AND position = :position"
                 ),
+                {"pid": pid, "now": now, "block": block, "position": position},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO participants (participant_id, study, study_version, consent_version, consented_at, "
+                    "transcript_opt_in, condition, persona_id, app_version, backend) VALUES (:pid, :study, "
+                    ":study_version, :consent_version, :now, :opt_in, :condition, :persona, :app, :backend)"
+                ),
+                {
+                    "pid": pid,
+                    "study": study.id,
+                    "study_version": study.version,
+                    "consent_version": consent_version,
+                    "now": now,
+                    "opt_in": int(transcript_opt_in),
+                    "condition": condition,
+                    "persona": persona_id,
+                    "app": app_version,
+                    "backend": backend,
+                },
             )
         return Assignment(pid, condition, block)
 
@@ -320,18 +316,32 @@ class SurveyStore:
         columns = study.columns(phase)
         values = _validate([(c.question, c.instrument.scale) for c in columns], answers)
         by_column = {c.question.column: c.instrument.id for c in columns}
-        with self._transaction() as db:
-            row = db.execute(f"SELECT {phase}_at FROM participants WHERE participant_id = ?", (participant_id,))
-            found = row.fetchone()
-            if found is None:
-                raise SurveyError("We could not find your consent record; please start again from the consent form.")
-            if found[0] is not None:
+        with db.transaction(self.engine) as conn:
+            # Claim the phase first: the UPDATE locks the row, so of two replicas saving the same phase at
+            # once exactly one matches ``IS NULL`` (the other waits, then sees it set) — no duplicate key.
+            claimed = conn.execute(
+                text(f"UPDATE participants SET {phase}_at = :now WHERE participant_id = :pid AND {phase}_at IS NULL"),
+                {"now": utc_now(), "pid": participant_id},
+            ).rowcount
+            if not claimed:
+                found = conn.execute(
+                    text("SELECT 1 FROM participants WHERE participant_id = :pid"), {"pid": participant_id}
+                ).first()
+                if found is None:
+                    raise SurveyError(
+                        "We could not find your consent record; please start again from the consent form."
+                    )
                 raise SurveyError("These answers were already saved.")
-            db.executemany(
-                "INSERT INTO item_answers VALUES (?, ?, ?, ?, ?)",
-                [(participant_id, phase, by_column[col], col, v) for col, v in values.items()],
+            conn.execute(
+                text(
+                    "INSERT INTO item_answers (participant_id, phase, instrument, item, value) "
+                    "VALUES (:pid, :phase, :instrument, :item, :value)"
+                ),
+                [
+                    {"pid": participant_id, "phase": phase, "instrument": by_column[col], "item": col, "value": v}
+                    for col, v in values.items()
+                ],
             )
-            db.execute(f"UPDATE participants SET {phase}_at = ? WHERE participant_id = ?", (utc_now(), participant_id))
 
     def finish(
         self,
@@ -352,25 +362,28 @@ class SurveyStore:
             if value not in study.demographics[name]:
                 raise SurveyError(f"{value!r} is not one of the choices for {name}.")
             demo[name] = value
-        with self._transaction() as db:
-            row = db.execute(
-                "SELECT transcript_opt_in FROM participants WHERE participant_id = ?", (participant_id,)
-            ).fetchone()
-            if row is None:
+        with db.transaction(self.engine) as conn:
+            opt_in = conn.execute(
+                text("SELECT transcript_opt_in FROM participants WHERE participant_id = :pid"), {"pid": participant_id}
+            ).first()
+            if opt_in is None:
                 raise SurveyError("We could not find your consent record; please start again from the consent form.")
-            kept = json.dumps(transcript, ensure_ascii=False) if row[0] and transcript is not None else None
-            db.execute(
-                "UPDATE participants SET chat_turns = ?, chat_seconds = ?, chat_abstentions = ?, chat_refusals = ?, "
-                "demographics = ?, transcript = ? WHERE participant_id = ?",
-                (
-                    chat.turns,
-                    round(chat.seconds, 1),
-                    chat.abstentions,
-                    chat.refusals,
-                    json.dumps(demo, ensure_ascii=False, sort_keys=True),
-                    kept,
-                    participant_id,
+            kept = json.dumps(transcript, ensure_ascii=False) if opt_in[0] and transcript is not None else None
+            conn.execute(
+                text(
+                    "UPDATE participants SET chat_turns = :turns, chat_seconds = :seconds, "
+                    "chat_abstentions = :abstentions, chat_refusals = :refusals, demographics = :demographics, "
+                    "transcript = :transcript WHERE participant_id = :pid"
                 ),
+                {
+                    "turns": chat.turns,
+                    "seconds": round(chat.seconds, 1),
+                    "abstentions": chat.abstentions,
+                    "refusals": chat.refusals,
+                    "demographics": json.dumps(demo, ensure_ascii=False, sort_keys=True),
+                    "transcript": kept,
+                    "pid": participant_id,
+                },
             )
 
     def delete(self, code: str) -> bool:
@@ -378,26 +391,34 @@ class SurveyStore:
         code = (code or "").strip().lower()
         if not code:
             return False
-        with self._transaction() as db:
-            gone = db.execute("DELETE FROM participants WHERE participant_id = ?", (code,)).rowcount
-            gone += db.execute("DELETE FROM responses WHERE participant_id = ?", (code,)).rowcount
-            db.execute(
-                "UPDATE assignments SET participant_id = NULL, withdrawn_at = ? WHERE participant_id = ?",
-                (utc_now(), code),
+        with db.transaction(self.engine) as conn:
+            params = {"code": code}
+            gone = conn.execute(text("DELETE FROM participants WHERE participant_id = :code"), params).rowcount
+            gone += conn.execute(text("DELETE FROM responses WHERE participant_id = :code"), params).rowcount
+            conn.execute(
+                text("UPDATE assignments SET participant_id = NULL, withdrawn_at = :now WHERE participant_id = :code"),
+                {"now": utc_now(), "code": code},
             )
         return gone > 0
 
     def records(self) -> list[ParticipantRecord]:
-        """Every participant, joined with their answers, in order of consent."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT participant_id, study, study_version, consent_version, consented_at, transcript_opt_in, "
-                "condition, persona_id, app_version, backend, pre_at, post_at, chat_turns, chat_seconds, "
-                "chat_abstentions, chat_refusals, demographics, transcript FROM participants "
-                "ORDER BY consented_at, rowid"
-            ).fetchall()
+        """Every participant, joined with their answers, in order of consent (then of randomization slot)."""
+        with db.reading(self.engine) as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT p.participant_id, p.study, p.study_version, p.consent_version, p.consented_at, "
+                    "p.transcript_opt_in, p.condition, p.persona_id, p.app_version, p.backend, p.pre_at, p.post_at, "
+                    "p.chat_turns, p.chat_seconds, p.chat_abstentions, p.chat_refusals, p.demographics, p.transcript "
+                    "FROM participants p LEFT JOIN assignments a ON a.participant_id = p.participant_id "
+                    # Consent times are to the second; the slot (taken in order under the assign lock) breaks ties
+                    # the same way on every database.
+                    "ORDER BY p.consented_at, a.block, a.position, p.participant_id"
+                )
+            ).all()
             answers: dict[str, dict[tuple[str, str], int]] = {}
-            for pid, phase, item, value in db.execute("SELECT participant_id, phase, item, value FROM item_answers"):
+            for pid, phase, item, value in conn.execute(
+                text("SELECT participant_id, phase, item, value FROM item_answers")
+            ):
                 answers.setdefault(pid, {})[(phase, item)] = value
         out = []
         for r in rows:
@@ -417,24 +438,34 @@ class SurveyStore:
 
     def assignments(self) -> list[AssignmentRow]:
         """The randomization log: every assigned slot, including dropouts and withdrawals."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT block, position, condition, participant_id, assigned_at, withdrawn_at FROM assignments "
-                "WHERE assigned_at IS NOT NULL ORDER BY block, position"
-            ).fetchall()
+        with db.reading(self.engine) as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT block, position, condition, participant_id, assigned_at, withdrawn_at FROM assignments "
+                    "WHERE assigned_at IS NOT NULL ORDER BY block, position"
+                )
+            ).all()
         return [AssignmentRow(*r) for r in rows]
 
     def responses(self) -> list[StoredResponse]:
-        """Every stored response, oldest first."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT participant_id, submitted_at, persona_id, instrument_version, app_version, free_text "
-                "FROM responses ORDER BY submitted_at, rowid"
-            ).fetchall()
+        """Every stored response, oldest first (ties within a second by participant id)."""
+        with db.reading(self.engine) as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT participant_id, submitted_at, persona_id, instrument_version, app_version, free_text "
+                    "FROM responses ORDER BY submitted_at, participant_id"
+                )
+            ).all()
             answers: dict[str, dict[str, int]] = {}
-            for pid, item, value in db.execute("SELECT participant_id, item, value FROM answers"):
+            for pid, item, value in conn.execute(text("SELECT participant_id, item, value FROM answers")):
                 answers.setdefault(pid, {})[item] = value
         return [StoredResponse(*row, answers=answers.get(row[0], {})) for row in rows]
+
+
+def _first_line(error: BaseException | None) -> str:
+    """The first line of a driver error, ending in a full stop (psycopg's messages run over several lines)."""
+    line = (str(error).strip().splitlines() or ["unknown error"])[0].rstrip(".")
+    return line + "."
 
 
 def validate_answers(instrument: Instrument, answers: Mapping[str, int | str | None]) -> dict[str, int]:

@@ -15,6 +15,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
+from clone.errors import ConfigError
 from clone.survey.export import wide_rows
 from clone.survey.instruments import Study
 from clone.survey.store import SurveyStore, utc_now
@@ -80,8 +83,8 @@ class SyncedStore(SurveyStore):
     ``synced_at``: the same columns as the codebook, nothing else (no IP address, no name).
     """
 
-    def __init__(self, path: Path, study: Study, sync: RecordSync):
-        super().__init__(path)
+    def __init__(self, target: Path | str | Engine, study: Study, sync: RecordSync):
+        super().__init__(target)
         self.study = study
         self.sync = sync
 
@@ -108,7 +111,7 @@ class SyncedStore(SurveyStore):
 
 
 def open_store(
-    path: Path,
+    target: Path | str,
     study: Study,
     *,
     dataset: str = "",
@@ -116,8 +119,19 @@ def open_store(
     every: float = 5,
     hf_api: Any = None,
 ) -> SurveyStore:
-    """A plain :class:`SurveyStore`, or a :class:`SyncedStore` when ``dataset`` (a repo id) is set."""
+    """A plain :class:`SurveyStore`, or a :class:`SyncedStore` when ``dataset`` (a repo id) is set.
+
+    ``target`` is a SQLite path or a database URL (``Settings.database``). The sync files go in ``folder``,
+    by default ``hf-sync`` beside a SQLite file; a database URL has no such place, so it needs ``folder``.
+    """
     if not dataset:
-        return SurveyStore(path)
-    sync = RecordSync(dataset, folder or Path(path).parent / "hf-sync", every=every, hf_api=hf_api)
-    return SyncedStore(path, study, sync)
+        return SurveyStore(target)
+    if folder is None:
+        if "://" in str(target):
+            raise ConfigError(
+                f"Syncing to {dataset} with a database URL needs a folder for the sync files: "
+                "pass folder=settings.hf_sync_dir."
+            )
+        folder = Path(target).parent / "hf-sync"
+    sync = RecordSync(dataset, folder, every=every, hf_api=hf_api)
+    return SyncedStore(target, study, sync)

@@ -1,0 +1,87 @@
+"""Creator analytics: one anonymous row per reply, counted per day and per topic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import gradio as gr
+import pytest
+from sqlalchemy import text
+
+from clone.analytics import EventLog, rates_long
+from clone.pipeline import Reply, Source
+from clone.survey import SurveyStore, load_instrument
+from clone.ui import Handlers
+from tests.conftest import make_settings
+
+TODAY = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def reply(topic: str | None = None, *, abstained: bool = False, refused: bool = False) -> Reply:
+    sources = [Source("a.md", topic, "")] if topic else []
+    return Reply("text", sources, abstained=abstained, refused=refused)
+
+
+def test_per_day_counts_conversations_replies_and_rates(database):
+    log = EventLog(database)
+    yesterday = TODAY - timedelta(days=1)
+    log.record(reply("Worm bins"), conversation="c1", at=yesterday)
+    log.record(reply("Worm bins"), conversation="c1", at=yesterday)
+    log.record(reply(abstained=True), conversation="c2", at=yesterday)
+    log.record(reply(abstained=True, refused=True), conversation="c3", at=yesterday)
+    log.record(reply("Seeds"), conversation="c4", at=TODAY)
+    days = log.per_day(3, today=TODAY)
+    assert days.values.tolist() == [
+        ["2026-11-23", 0, 0, 0.0, 0.0],
+        ["2026-11-24", 3, 4, 0.5, 0.25],
+        ["2026-11-25", 1, 1, 0.0, 0.0],
+    ]
+    assert log.totals(days=3, today=TODAY) == {
+        "conversations": 4,
+        "replies": 5,
+        "abstention_rate": 0.4,
+        "refusal_rate": 0.2,
+    }
+    long = rates_long(days)
+    assert long[long["day"] == "2026-11-24"].values.tolist() == [
+        ["2026-11-24", 0.5, "abstained"],
+        ["2026-11-24", 0.25, "refused"],
+    ]
+
+
+def test_topics_are_the_first_cited_source_most_asked_first(database):
+    log = EventLog(database)
+    for topic, n in (("Seeds", 1), ("Worm bins", 3), ("Containers", 2)):
+        for _ in range(n):
+            log.record(reply(topic), conversation="c", at=TODAY)
+    log.record(reply(abstained=True), conversation="c", at=TODAY)  # no answer: no topic
+    log.record(reply("Old topic"), conversation="c", at=TODAY - timedelta(days=40))  # outside the window
+    assert log.topics(10, days=30, today=TODAY).values.tolist() == [["Worm bins", 3], ["Containers", 2], ["Seeds", 1]]
+    assert log.topics(1, days=30, today=TODAY).values.tolist() == [["Worm bins", 3]]
+
+
+def test_a_row_holds_nothing_about_the_fan_or_the_message(database):
+    log = EventLog(database)
+    log.record(reply("Seeds"), conversation="c1", at=TODAY)
+    with log.engine.connect() as conn:
+        row = conn.execute(text("SELECT * FROM chat_events")).mappings().one()
+    assert set(row) == {"event_id", "at", "day", "conversation", "channel", "abstained", "refused", "topic"}
+    assert (row["at"], row["topic"], row["channel"]) == ("2026-11-25T12:00:00Z", "Seeds", "web")
+
+
+def test_the_chat_records_a_reply_and_the_creator_sees_it_in_the_charts(demo_clone, settings):
+    creator = make_settings(settings.home, CLONE_CREATOR_TOKEN="creator-token-0123456789")
+    h = Handlers(demo_clone, SurveyStore(creator.survey_db), load_instrument(), creator)
+    session = None
+    for question in ("What is your cat called?", "Which football team do you support?"):
+        *_, (_, _, session) = h.respond(question, [], session)
+    h.chat_api("What is your cat called?")
+    with pytest.raises(gr.Error):
+        h.analytics("wrong")
+    per_day, rates, topics, survey, summary = h.analytics("creator-token-0123456789", 7)
+    assert len(per_day) == 7
+    assert per_day.iloc[-1][["conversations", "replies", "abstention_rate"]].tolist() == [2, 3, round(1 / 3, 4)]
+    assert topics["replies"].sum() == 2 and len(topics) >= 1
+    assert set(rates["kind"]) == {"abstained", "refused"}
+    assert set(survey.columns) >= {"group", "n"}
+    assert "2 conversations, 3 replies" in summary
