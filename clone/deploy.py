@@ -32,7 +32,7 @@ PERSIST_MOUNT = "/data"
 #: Requirements only the tests and the development tools need.
 DEV_REQUIREMENTS = frozenset({"pytest", "playwright", "ruff", "fpdf2"})
 #: Environment variables whose values must never reach a staged file.
-SECRET_ENV = ("HF_TOKEN", "OPENAI_API_KEY", "CLONE_CREATOR_TOKEN", "CLONE_RESEARCH_TOKEN")
+SECRET_ENV = ("HF_TOKEN", "OPENAI_API_KEY", "CLONE_CREATOR_TOKEN", "CLONE_RESEARCH_TOKEN", "DATABASE_URL")
 #: Shorter values are too likely to occur by chance in code or content to be checked for.
 MIN_SECRET_LEN = 8
 # Built from parts so that this file, which is staged too, does not match itself.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -171,6 +172,8 @@ class InboxStore:
     def __init__(self, target: str | Path):
         self.engine = db.engine_for(target)
         db.migrate(self.engine, "inbox", MIGRATIONS)
+        self._cache: dict[str, np.ndarray] = {}  # question id -> unit vector, for groups()
+        self._cache_lock = threading.Lock()
 
     def leave(self, question: str, *, notify: bool = False, email: str | None = None, max_chars: int = 2000) -> str:
         """Store a fan's question; keep the e-mail address only when ``notify`` is ticked. Returns the id."""
@@ -208,8 +211,7 @@ class InboxStore:
         questions = self.open_questions()
         if not questions:
             return []
-        vectors = np.asarray(embeddings.embed_documents([q.question for q in questions]), dtype=np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+        vectors = self._vectors(questions, embeddings)
         members: list[list[int]] = []
         sums: list[np.ndarray] = []
         for i, v in enumerate(vectors):
@@ -231,6 +233,19 @@ class InboxStore:
             ordered = sorted(idx, key=lambda i: (-float(vectors[i] @ centre), i))
             groups.append(Group([questions[i] for i in ordered]))
         return sorted(groups, key=lambda g: (-g.count, _negated(g.latest)))
+
+    def _vectors(self, questions: list[Question], embeddings) -> np.ndarray:
+        """Unit-length embeddings of the questions; each question is embedded once per process."""
+        with self._cache_lock:
+            missing = [q for q in questions if q.question_id not in self._cache]
+            if missing:
+                found = np.asarray(embeddings.embed_documents([q.question for q in missing]), dtype=np.float32)
+                found /= np.linalg.norm(found, axis=1, keepdims=True) + 1e-12
+                self._cache.update(zip((q.question_id for q in missing), found, strict=True))
+            open_ids = {q.question_id for q in questions}
+            for gone in [k for k in self._cache if k not in open_ids]:  # answered or dismissed meanwhile
+                del self._cache[gone]
+            return np.stack([self._cache[q.question_id] for q in questions])
 
     def publish(self, question_ids: Sequence[str], question: str, answer: str) -> Published:
         """Store the creator's answer to a group and close its questions.

@@ -146,6 +146,7 @@ def test_widget_embedded_in_a_page_keeps_the_banner_and_answers(app_server, page
         frame.locator("#widget-chat a[href^='https://example.com/']").first.wait_for()
         assert "AI-generated reply" in frame.locator("#widget-chat").inner_text()
         assert frame.locator("#survey-submit, #research-token").count() == 0  # chat only
+        assert frame.get_by_role("link", name="Home").is_hidden()  # no navigation bar with a lone link
         # Gradio's web component from the same snippet: banner and chat only, and it answers too.
         component = page.locator("gradio-app")
         component.locator("#ai-banner").wait_for()

@@ -246,3 +246,11 @@ def test_a_revoked_clone_stays_revoked_when_deployed(tmp_path):
     revoke(folder, None, "taking a break")
     out = stage_space(folder, tmp_path / "space", make_settings(tmp_path / "home"), env={})
     assert (out / "creator" / "revoked.json").read_bytes() == (folder / "revoked.json").read_bytes()
+
+
+def test_a_database_url_in_the_content_stops_the_deploy(tmp_path):
+    folder = creator_with_junk(tmp_path)
+    url = "postgresql://clone:s3cret-password@db.example.org:5432/clone"
+    (folder / "content" / "setup.md").write_text(f"# My setup\n\nThe database is at {url}.\n")
+    with pytest.raises(ConfigError, match="setup.md contains the value of DATABASE_URL"):
+        stage_space(folder, tmp_path / "space", make_settings(tmp_path / "home"), env={"DATABASE_URL": url})

@@ -89,6 +89,28 @@ def test_questions_are_grouped_by_meaning_biggest_group_first(database, embeddin
     assert groups[0].key == groups[0].questions[0].question_id
 
 
+def test_each_question_is_embedded_once_per_process(database, embeddings):
+    class Counting:
+        """The real embeddings, counting the texts they are given."""
+
+        texts = 0
+
+        def embed_documents(self, texts):
+            Counting.texts += len(texts)
+            return embeddings.embed_documents(texts)
+
+    store = InboxStore(database)
+    store.leave("How old are you?")
+    store.leave("What is your age?")
+    first = store.groups(Counting())
+    assert Counting.texts == 2
+    assert [g.count for g in store.groups(Counting())] == [g.count for g in first] == [2]
+    assert Counting.texts == 2
+    store.leave("Can you play the piano?")
+    assert [g.count for g in store.groups(Counting())] == [2, 1]
+    assert Counting.texts == 3
+
+
 def test_publishing_closes_the_group_returns_the_addresses_once_and_erases_them(database):
     store = InboxStore(database)
     ids = [
