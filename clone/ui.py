@@ -11,7 +11,9 @@ import logging
 import os
 import re
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +84,7 @@ class Handlers:
     study: Study = field(default_factory=load_study)
     inbox: InboxStore | None = None
     events: EventLog | None = None
+    tally: ChatTally = field(default_factory=lambda: ChatTally())
 
     def __post_init__(self) -> None:
         # The inbox and the event log share the survey's database (DATABASE_URL, or the SQLite file).
@@ -92,15 +95,17 @@ class Handlers:
             self.clone.extra_documents = self.inbox.answer_documents
 
     # --- chat -------------------------------------------------------------------------
-    def respond(self, message: str, chat: list[dict], session: dict | None) -> Iterator[tuple[list[dict], str, dict]]:
+    def respond(
+        self, message: str, chat: list[dict], session: dict | None, study: dict | None = None
+    ) -> Iterator[tuple[list[dict], str, dict]]:
         """Stream a reply into the chat. Yields (chat messages, cleared textbox, session).
 
-        ``session`` is this fan's own state (``gr.State``, never shared): the bounded history and
+        ``session`` is this fan's own chat state (``gr.State``, never shared): the bounded history and
         when the AI disclosure was last shown. The disclosure opens every chat (the first message)
         and is repeated after ``CLONE_DISCLOSURE_EVERY_TURNS`` turns or
-        ``CLONE_DISCLOSURE_EVERY_MINUTES`` minutes, whichever comes first. A study participant's entry
-        (``session["participant"]``, set by :meth:`consent`) decides whether citations are shown and
-        counts turns, abstentions and refusals from the replies.
+        ``CLONE_DISCLOSURE_EVERY_MINUTES`` minutes, whichever comes first. ``study`` is the survey's
+        state (set by :meth:`consent`), only read here: a participant's condition decides whether
+        citations are shown, and the replies are counted in :attr:`tally` on the server.
         """
         session = new_session() | dict(session or {})
         now = time.time()
@@ -113,7 +118,7 @@ class Handlers:
             chat.append({"role": "assistant", "content": reminder_markdown(self.clone.persona.name)})
             session.update(disclosed_at=now, turns=0)
         # A study participant's condition decides whether citations are shown; the AI mark always is.
-        participant = session.get("participant") or {}
+        participant = (study or {}).get("participant") or {}
         show = self.show_citations and participant.get("show_citations", True)
         reply = None
         try:
@@ -130,7 +135,7 @@ class Handlers:
                 "turns": session["turns"] + 1,
             }
             if participant and participant.get("stage") != "done":
-                session["participant"] = count_reply(participant, message, reply, now)
+                self.tally.count(participant, message, reply, now)
             session["conversation"] = session.get("conversation") or new_conversation_id()
             # No answer in the content (not a refusal): the fan may leave the question for the creator.
             session["unanswered"] = (message or "").strip() if reply.unanswered else ""
@@ -304,12 +309,14 @@ class Handlers:
         return gr.update(value="", visible=False)
 
     # --- survey: the participant flow --------------------------------------------------
-    def consent(self, agree: bool, keep_transcript: bool, session: dict | None) -> tuple:
+    def consent(self, agree: bool, keep_transcript: bool, study: dict | None) -> tuple:
         """Consent screen: record consent, draw an id and a condition on the server, show the pre-chat questions.
 
-        Returns (session, consent step, pre-chat step, status). The condition never comes from the client.
+        ``study`` is the survey's own state (``gr.State``), apart from the chat's, so a reply still
+        streaming can never write back an older copy of it. Returns (study state, consent step, pre-chat
+        step, status). The condition never comes from the client.
         """
-        session = new_session() | dict(session or {})
+        session = dict(study or {})
         if session.get("participant"):
             raise gr.Error("You have already agreed; please continue below.")
         if not agree:
@@ -327,12 +334,6 @@ class Handlers:
             "show_citations": self.study.condition(a.condition).show_citations,
             "transcript_opt_in": bool(keep_transcript),
             "stage": "pre",
-            "turns": 0,
-            "abstentions": 0,
-            "refusals": 0,
-            "first": None,
-            "last": None,
-            "transcript": [],
         }
         return session, gr.update(visible=False), gr.update(visible=True), "Thank you for taking part."
 
@@ -344,7 +345,7 @@ class Handlers:
         )
 
     def submit_pre(self, session: dict | None, *answers) -> tuple:
-        """Store the pre-chat answers; returns (session, pre step, chat step, status)."""
+        """Store the pre-chat answers; returns (study state, pre step, chat step, status)."""
         participant = _participant(session, "pre")
         columns = [c.question.column for c in self.study.columns("pre")]
         try:
@@ -355,7 +356,7 @@ class Handlers:
         return session, gr.update(visible=False), gr.update(visible=True), ""
 
     def finish_chat(self, session: dict | None) -> tuple:
-        """The participant is done chatting; returns (session, chat step, post-chat step)."""
+        """The participant is done chatting; returns (study state, chat step, post-chat step)."""
         participant = _participant(session, "chat")
         session = dict(session) | {"participant": participant | {"stage": "post"}}
         return session, gr.update(visible=False), gr.update(visible=True)
@@ -364,19 +365,13 @@ class Handlers:
         """Store the post-chat answers, chat metrics and optional demographics; show the completion code.
 
         ``values`` are the post-chat items in order, then one value per demographic question.
-        Returns (session, post step, completion message).
+        Returns (study state, post step, completion message).
         """
         participant = _participant(session, "post")
         columns = [c.question.column for c in self.study.columns("post")]
         n = len(columns)
         answers, demo = values[:n], values[n:]
-        first, last = participant["first"], participant["last"]
-        metrics = ChatMetrics(
-            turns=participant["turns"],
-            seconds=(last - first) if first and last else 0.0,
-            abstentions=participant["abstentions"],
-            refusals=participant["refusals"],
-        )
+        metrics, transcript = self.tally.metrics(participant["id"])
         try:
             # Metrics first (an idempotent update): if an answer is missing, the participant fixes it and
             # submits again, and the post-chat answers (written once) still go in as one transaction.
@@ -385,12 +380,13 @@ class Handlers:
                 participant["id"],
                 chat=metrics,
                 demographics=dict(zip(self.study.demographics, demo, strict=True)),
-                transcript=participant["transcript"] if participant["transcript_opt_in"] else None,
+                transcript=transcript if participant["transcript_opt_in"] else None,
             )
             self.store.save_phase(self.study, participant["id"], "post", dict(zip(columns, answers, strict=True)))
         except (SurveyError, ValueError) as exc:
             raise gr.Error(str(exc)) from None
-        session = dict(session) | {"participant": participant | {"stage": "done", "transcript": []}}
+        self.tally.forget(participant["id"])
+        session = dict(session) | {"participant": participant | {"stage": "done"}}
         message = (
             f"Thank you, your answers are saved. Your completion code is **{participant['id']}**. "
             "It is also your deletion code: keep it if you may want your answers deleted later."
@@ -486,17 +482,55 @@ def _participant(session: dict | None, stage: str) -> dict:
     return dict(participant)
 
 
-def count_reply(participant: dict, message: str, reply, now: float) -> dict:
-    """The participant's chat metrics after one more reply (and the transcript, if they opted in)."""
-    p = dict(participant)
-    p["turns"] += 1
-    p["abstentions"] += int(bool(reply.abstained))
-    p["refusals"] += int(bool(reply.refused))
-    p["first"] = p["first"] or now
-    p["last"] = time.time()
-    if p["transcript_opt_in"] and len(p["transcript"]) < MAX_TRANSCRIPT_TURNS:
-        p["transcript"] = p["transcript"] + [{"at": utc_now(), "fan": message, "clone": reply.text}]
-    return p
+class ChatTally:
+    """Study participants' chat metrics (and opted-in transcripts), kept on the server by participant id.
+
+    Not in the browser's state: the chat and the survey steps would both write that, and a reply still
+    streaming when the participant moves on would write back an older copy. Bounded: the oldest entries
+    (participants who never finished) go first.
+    """
+
+    def __init__(self, limit: int = 20_000):
+        self.limit = limit
+        self._items: OrderedDict[str, dict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def count(self, participant: dict, message: str, reply, now: float) -> None:
+        """Count one reply to this participant (and keep the exchange, if they opted in)."""
+        with self._lock:
+            t = self._items.pop(participant["id"], None) or {
+                "turns": 0,
+                "abstentions": 0,
+                "refusals": 0,
+                "first": now,
+                "last": now,
+                "transcript": [],
+            }
+            t["turns"] += 1
+            t["abstentions"] += int(bool(reply.abstained))
+            t["refusals"] += int(bool(reply.refused))
+            t["last"] = time.time()
+            if participant.get("transcript_opt_in") and len(t["transcript"]) < MAX_TRANSCRIPT_TURNS:
+                t["transcript"].append({"at": utc_now(), "fan": message, "clone": reply.text})
+            self._items[participant["id"]] = t
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+
+    def metrics(self, participant_id: str) -> tuple[ChatMetrics, list]:
+        """The participant's chat metrics so far, and the kept transcript (empty unless opted in)."""
+        with self._lock:
+            t = self._items.get(participant_id)
+            if t is None:
+                return ChatMetrics(), []
+            return (
+                ChatMetrics(t["turns"], t["last"] - t["first"], t["abstentions"], t["refusals"]),
+                list(t["transcript"]),
+            )
+
+    def forget(self, participant_id: str) -> None:
+        """Drop a finished participant's entry (the database has it now)."""
+        with self._lock:
+            self._items.pop(participant_id, None)
 
 
 def reminder_markdown(name: str) -> str:
@@ -539,8 +573,8 @@ def avatar_path(settings: Settings) -> str | None:
 def survey_tab(h: Handlers, session: gr.State) -> None:
     """The participant flow: consent, pre-chat questions, chat, post-chat questions, code; and deletion.
 
-    Every step reads and writes the fan's own ``session`` (``gr.State``), which the chat also uses, so
-    the condition assigned here decides how the chat shows replies.
+    Every step reads and writes the survey's own state ``session`` (``gr.State``); the chat only reads
+    it, so the condition assigned here decides how the chat shows replies.
     """
     study = h.study
 
@@ -635,6 +669,7 @@ def build_app(
                     feedback_options=None,
                 )
                 session = gr.State(new_session())
+                study_state = gr.State({})
                 with gr.Row():
                     box = gr.Textbox(
                         placeholder=f"Ask {persona.name}'s AI clone a question",
@@ -648,12 +683,12 @@ def build_app(
                 for trigger in (box.submit, send.click):
                     trigger(
                         h.respond,
-                        [box, chatbot, session],
+                        [box, chatbot, session, study_state],
                         [chatbot, box, session],
                         api_visibility="private",
                     ).then(h.inbox_offer, session, offer, api_visibility="private")
             with gr.Tab("Survey", id="survey"):
-                survey_tab(h, session)
+                survey_tab(h, study_state)
             with gr.Tab("Researchers", id="research"):
                 if settings.research_token:
                     gr.Markdown(

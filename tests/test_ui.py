@@ -62,17 +62,17 @@ def _answers(handlers, phase, value=4):
 
 
 def run_participant(handlers, *, keep_transcript=False, questions=("How big is your balcony?",)):
-    """Consent, pre-chat answers, a chat, post-chat answers; returns (session, completion message, chat)."""
-    session, consent_step, pre_step, _ = handlers.consent(True, keep_transcript, None)
+    """Consent, pre-chat answers, a chat, post-chat answers; returns (study state, completion message, chat)."""
+    study, consent_step, pre_step, _ = handlers.consent(True, keep_transcript, None)
     assert consent_step["visible"] is False and pre_step["visible"] is True
-    session, *_ = handlers.submit_pre(session, *_answers(handlers, "pre"))
-    chat = []
+    study, *_ = handlers.submit_pre(study, *_answers(handlers, "pre"))
+    chat, session = [], None
     for q in questions:
-        *_, (chat, _, session) = handlers.respond(q, chat, session)
-    session, *_ = handlers.finish_chat(session)
+        *_, (chat, _, session) = handlers.respond(q, chat, session, study)
+    study, *_ = handlers.finish_chat(study)
     demo = ["25-34"] + [None] * (len(handlers.study.demographics) - 1)
-    session, _, message = handlers.submit_post(session, *_answers(handlers, "post", 5), *demo)
-    return session, message, chat
+    study, _, message = handlers.submit_post(study, *_answers(handlers, "post", 5), *demo)
+    return study, message, chat
 
 
 def test_participant_flow_stores_one_joined_record(handlers):
@@ -121,8 +121,8 @@ def test_consent_is_required_and_declining_stores_nothing(handlers):
 def test_chat_honours_the_assigned_condition(handlers, condition, cited):
     one = handlers.study.model_copy(update={"conditions": [handlers.study.condition(condition)]})
     handlers.study = one
-    session, *_ = handlers.consent(True, False, None)
-    *_, (chat, _, session) = handlers.respond("How big is your balcony?", [], session)
+    study, *_ = handlers.consent(True, False, None)
+    *_, (chat, _, _) = handlers.respond("How big is your balcony?", [], None, study)
     reply = chat[-1]["content"]
     assert ("**Sources**" in reply) is cited and ("](https://example.com/" in reply) is cited
     assert "AI-generated reply" in reply  # the AI mark is never a condition
@@ -220,3 +220,17 @@ def test_the_study_file_setting_changes_the_survey_and_the_client_cannot_pick_a_
     assert any("I felt comfortable chatting with this AI clone." in label for label in labels)
     consent = next(d for d in app.config["dependencies"] if d["api_name"] == "consent")
     assert [components[i]["type"] for i in consent["inputs"]] == ["checkbox", "checkbox", "state"]
+
+
+def test_moving_on_while_a_reply_streams_keeps_the_step_and_counts_the_reply(handlers):
+    study, *_ = handlers.consent(True, False, None)
+    study, *_ = handlers.submit_pre(study, *_answers(handlers, "pre"))
+    stream = handlers.respond("How big is your balcony?", [], None, study)
+    next(stream)  # the reply is still streaming...
+    study, *_ = handlers.finish_chat(study)  # ...when the participant presses "I have finished chatting"
+    for _chat, _box, session in stream:
+        assert "participant" not in session  # the chat's state never carries (an old copy of) the survey's
+    demo = [None] * len(handlers.study.demographics)
+    study, _, message = handlers.submit_post(study, *_answers(handlers, "post"), *demo)
+    assert "completion code" in message
+    assert handlers.store.records()[0].chat.turns == 1
