@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
@@ -274,7 +275,10 @@ class Handlers:
             f"**Survey:** {len(records)} participants, {finished} finished. "
             f"**Inbox:** {open_questions} open questions."
         )
-        return per_day, rates_long(per_day), topics, n, summary
+        rates = rates_long(per_day)
+        # Dates, not text, on the x axis: Gradio then labels it as a time axis instead of 30 crowded strings.
+        per_day["day"], rates["day"] = pd.to_datetime(per_day["day"]), pd.to_datetime(rates["day"])
+        return per_day, rates, topics, n, summary
 
     def chat_api(self, message: str) -> dict:
         """Answer one message: reply text, sources, flags and receipt; ``ai_generated`` is always true."""
