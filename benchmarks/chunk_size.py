@@ -15,16 +15,20 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from common import DEMO_CONTENT, DEMO_QUESTIONS, DEVIL_QUESTIONS, devils_corpus, markdown_table, write_result
+from common import (
+    DEMO_CONTENT,
+    DEMO_QUESTIONS,
+    DEVIL_QUESTIONS,
+    devils_corpus,
+    hit_at_5,
+    markdown_table,
+    read_questions,
+    write_result,
+)
 
 from clone.config import load_settings
-from clone.evaluate import read_questions, run_eval
+from clone.evaluate import run_eval
 from clone.index import ensure_index
-
-
-def hit_at_5(kb, questions) -> float:
-    factual = [q for q in questions if q.evidence_doc]
-    return sum(any(p.source == q.evidence_doc for p in kb.search(q.question, k=5)) for q in factual) / len(factual)
 
 
 def main() -> None:

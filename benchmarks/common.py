@@ -19,16 +19,20 @@ DEMO_QUESTIONS = ROOT / "tests" / "data" / "demo_questions.jsonl"
 DEVIL_QUESTIONS = ROOT / "benchmarks" / "data" / "devils_questions.jsonl"
 
 
-def machine() -> str:
-    """One line naming the CPU, core count, memory and Python."""
-    cpu = "unknown CPU"
+def cpu_name(default: str = "unknown CPU") -> str:
+    """The CPU's model name from /proc/cpuinfo, or ``default`` where it cannot be read."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return default
+
+
+def machine() -> str:
+    """One line naming the CPU, core count, memory and Python."""
+    cpu = cpu_name()
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}"
 
@@ -41,6 +45,13 @@ def peak_rss_mb() -> float:
 def read_questions(path: Path) -> list[dict]:
     """A JSONL question file."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def hit_at_5(kb, questions: list[dict], mode: str = "hybrid") -> float:
+    """Share of the questions with an ``evidence_doc`` that have a top-5 passage from that document."""
+    factual = [q for q in questions if q.get("evidence_doc")]
+    hits = sum(any(p.source == q["evidence_doc"] for p in kb.search(q["question"], k=5, mode=mode)) for q in factual)
+    return hits / len(factual)
 
 
 def devils_corpus(target: Path) -> Path:

@@ -14,31 +14,26 @@ Writes ``benchmarks/results/embedding_speed.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import platform
 import re
 import statistics
-import sys
 import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import DEMO_CONTENT, DEMO_QUESTIONS, RESULTS, cpu_name, read_questions
 
-CONTENT = ROOT / "assets" / "demo" / "content"
-QUESTIONS = ROOT / "tests" / "data" / "demo_questions.jsonl"
-RESULTS = ROOT / "benchmarks" / "results" / "embedding_speed.md"
+RESULT_FILE = RESULTS / "embedding_speed.md"
 CHUNK_WORDS = 170
 
 
 def demo_chunks(words: int = CHUNK_WORDS) -> list[tuple[str, str]]:
     """(file name, text) for ~``words``-word windows of every demo document, front matter removed."""
     chunks = []
-    for path in sorted(CONTENT.glob("*.md")):
+    for path in sorted(DEMO_CONTENT.glob("*.md")):
         text = path.read_text(encoding="utf-8")
         text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
         tokens = text.split()
@@ -96,18 +91,10 @@ def _worker(engine: str, cache_dir: str, conn) -> None:
 
 
 def machine_info() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     versions = {p: _version(p) for p in ("torch", "sentence-transformers", "openvino", "nncf", "transformers")}
     return {
-        "cpu": cpu,
+        "cpu": cpu_name("unknown"),
         "cores": os.cpu_count(),
         "usable_cores": usable,
         "python": platform.python_version(),
@@ -130,7 +117,7 @@ def main() -> None:
         "--bf16", action="store_true", help="also run the unquantized export (bf16 where the CPU has it)"
     )
     parser.add_argument("--cache-dir", default="", help="model cache (default: CLONE_MODEL_CACHE or its default)")
-    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--out", default=str(RESULT_FILE))
     args = parser.parse_args()
 
     from clone import embeddings
@@ -138,8 +125,7 @@ def main() -> None:
     cache_dir = args.cache_dir or str(embeddings.default_cache_dir())
     chunks = demo_chunks()
     corpus = [text for _, text in chunks] * args.copies
-    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
-    all_questions = [json.loads(line) for line in lines if line.strip()]
+    all_questions = read_questions(DEMO_QUESTIONS)
     all_questions.sort(key=lambda q: q.get("kind") != "factual")  # factual first: they are scored
     factual = [q for q in all_questions if q.get("kind") == "factual"]
     info = machine_info()

@@ -75,22 +75,12 @@ def clone_at_scale(tmp: Path, n: int) -> Clone:
     return Clone(settings, persona, kb, get_backend("extractive", settings), DEMO_CONTENT)
 
 
-def time_replies(clone: Clone, questions: list[str]) -> list[float]:
-    """Milliseconds per ``Clone.answer`` call, in question order."""
+def time_calls(call, questions: list[str]) -> list[float]:
+    """Milliseconds per ``call(question)``, in question order."""
     times = []
     for q in questions:
         start = time.perf_counter()
-        clone.answer(q)
-        times.append((time.perf_counter() - start) * 1000)
-    return times
-
-
-def time_search(clone: Clone, questions: list[str]) -> list[float]:
-    """Milliseconds per retrieval alone (query embedding, hybrid search, relevance floor)."""
-    times = []
-    for q in questions:
-        start = time.perf_counter()
-        clone.retrieve(q)
+        call(q)
         times.append((time.perf_counter() - start) * 1000)
     return times
 
@@ -119,14 +109,14 @@ def main() -> None:
     warmup = [q["question"] for q in read_questions(DEVIL_QUESTIONS)][:20]
     with tempfile.TemporaryDirectory(prefix="clone-fast-") as tmp:
         clone = clone_at_scale(Path(tmp), args.chunks)
-        time_replies(clone, warmup)  # loads the model paths and fills numpy/FAISS caches, not these questions
+        time_calls(clone.answer, warmup)  # loads the model paths and fills numpy/FAISS caches, not these questions
         questions = demo + OFF_TOPIC
-        cold = time_replies(clone, questions)
+        cold = time_calls(clone.answer, questions)
         # Each pass pays for embedding its question once, like a new fan asking it: forget the vectors.
         _query_cache.clear()
-        warm = time_replies(clone, questions)
+        warm = time_calls(clone.answer, questions)
         _query_cache.clear()
-        search = time_search(clone, questions)
+        search = time_calls(clone.retrieve, questions)
         home = demo_home(Path(tmp) / "home")
         startup = startup_times(home, args.startups)
     rows = [

@@ -31,6 +31,7 @@ from common import (
     DEMO_QUESTIONS,
     DEVIL_QUESTIONS,
     devils_corpus,
+    hit_at_5,
     markdown_table,
     peak_rss_mb,
     read_questions,
@@ -43,7 +44,7 @@ def questions() -> list[dict]:
     for prefix, path in (("demo", DEMO_QUESTIONS), ("devil", DEVIL_QUESTIONS)):
         for q in read_questions(path):
             if q.get("evidence_doc"):
-                out.append({"question": q["question"], "evidence": f"{prefix}/{q['evidence_doc']}"})
+                out.append({"question": q["question"], "evidence_doc": f"{prefix}/{q['evidence_doc']}"})
     return out
 
 
@@ -64,7 +65,7 @@ def run_baseline(content: Path) -> dict:
     wall = time.perf_counter() - start
     hits = [
         any(
-            Path(d.metadata["source"]).relative_to(content).as_posix() == q["evidence"]
+            Path(d.metadata["source"]).relative_to(content).as_posix() == q["evidence_doc"]
             for d in store.similarity_search(q["question"], k=5)
         )
         for q in questions()
@@ -81,8 +82,7 @@ def run_project(content: Path, home: Path) -> dict:
     embedder(settings)  # model load counts, as it does for the baseline
     report = ensure_index(content, settings)
     wall = time.perf_counter() - start
-    hits = [any(p.source == q["evidence"] for p in report.kb.search(q["question"], k=5)) for q in questions()]
-    return {"chunks": report.chunks, "wall": wall, "hit5": sum(hits) / len(hits)}
+    return {"chunks": report.chunks, "wall": wall, "hit5": hit_at_5(report.kb, questions())}
 
 
 def child(role: str, content: Path, home: Path) -> None:

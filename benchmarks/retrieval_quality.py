@@ -18,6 +18,7 @@ from common import (
     DEMO_QUESTIONS,
     DEVIL_QUESTIONS,
     devils_corpus,
+    hit_at_5,
     markdown_table,
     read_questions,
     write_result,
@@ -27,12 +28,6 @@ from clone.config import load_settings
 from clone.index import ensure_index
 
 MODES = ("dense", "lexical", "hybrid")
-
-
-def hit_at_5(kb, questions: list[dict], mode: str) -> float:
-    factual = [q for q in questions if q.get("evidence_doc")]
-    hits = sum(any(p.source == q["evidence_doc"] for p in kb.search(q["question"], k=5, mode=mode)) for q in factual)
-    return hits / len(factual)
 
 
 def main() -> None:
