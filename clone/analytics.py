@@ -78,14 +78,12 @@ class EventLog:
     def per_day(self, days: int = 30, *, today: datetime | None = None) -> pd.DataFrame:
         """Conversations, replies, abstention and refusal rates for each of the last ``days`` days (zeros too)."""
         start, end = _window(days, today)
-        with db.reading(self.engine) as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT day, COUNT(DISTINCT conversation), COUNT(*), SUM(abstained), SUM(refused) "
-                    "FROM chat_events WHERE day >= :start AND day <= :end GROUP BY day"
-                ),
-                {"start": start.isoformat(), "end": end.isoformat()},
-            ).all()
+        rows = db.fetch(
+            self.engine,
+            "SELECT day, COUNT(DISTINCT conversation), COUNT(*), SUM(abstained), SUM(refused) "
+            "FROM chat_events WHERE day >= :start AND day <= :end GROUP BY day",
+            {"start": start.isoformat(), "end": end.isoformat()},
+        )
         found = {r[0]: r[1:] for r in rows}
         out = []
         for n in range(days):
@@ -105,27 +103,23 @@ class EventLog:
     def topics(self, limit: int = 10, *, days: int = 30, today: datetime | None = None) -> pd.DataFrame:
         """The most-asked topics (the document a reply cited first), most replies first."""
         start = _window(days, today)[0].isoformat()
-        with db.reading(self.engine) as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT topic, COUNT(*) AS n FROM chat_events WHERE topic != '' AND day >= :start "
-                    "GROUP BY topic ORDER BY n DESC, topic LIMIT :limit"
-                ),
-                {"start": start, "limit": limit},
-            ).all()
+        rows = db.fetch(
+            self.engine,
+            "SELECT topic, COUNT(*) AS n FROM chat_events WHERE topic != '' AND day >= :start "
+            "GROUP BY topic ORDER BY n DESC, topic LIMIT :limit",
+            {"start": start, "limit": limit},
+        )
         return pd.DataFrame([[r[0], int(r[1])] for r in rows], columns=TOPIC_COLUMNS)
 
     def totals(self, *, days: int = 30, today: datetime | None = None) -> dict[str, float]:
         """Conversations, replies, and the abstention and refusal rates over the last ``days`` days."""
         start = _window(days, today)[0].isoformat()
-        with db.reading(self.engine) as conn:
-            row = conn.execute(
-                text(
-                    "SELECT COUNT(DISTINCT conversation), COUNT(*), COALESCE(SUM(abstained), 0), "
-                    "COALESCE(SUM(refused), 0) FROM chat_events WHERE day >= :start"
-                ),
-                {"start": start},
-            ).one()
+        [row] = db.fetch(
+            self.engine,
+            "SELECT COUNT(DISTINCT conversation), COUNT(*), COALESCE(SUM(abstained), 0), "
+            "COALESCE(SUM(refused), 0) FROM chat_events WHERE day >= :start",
+            {"start": start},
+        )
         conversations, replies, abstained, refused = (int(v) for v in row)
         return {
             "conversations": conversations,

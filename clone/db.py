@@ -124,6 +124,12 @@ def reading(engine: Engine) -> Iterator[Connection]:
             conn.rollback()
 
 
+def fetch(engine: Engine, sql: str, params: dict | None = None) -> list:
+    """The rows of one read-only query (``sql`` with ``:named`` parameters)."""
+    with reading(engine) as conn:
+        return conn.execute(text(sql), params or {}).all()
+
+
 def is_sqlite(engine: Engine) -> bool:
     """True for the embedded SQLite default."""
     return engine.dialect.name == "sqlite"
@@ -170,6 +176,5 @@ def migrate(engine: Engine, part: str, migrations: Sequence[str], *, legacy_sqli
 
 def schema_version(engine: Engine, part: str) -> int:
     """How many of ``part``'s migrations have been applied (0 before the first)."""
-    with reading(engine) as conn:
-        row = conn.execute(text("SELECT version FROM schema_versions WHERE part = :part"), {"part": part}).first()
-    return row[0] if row else 0
+    rows = fetch(engine, "SELECT version FROM schema_versions WHERE part = :part", {"part": part})
+    return rows[0][0] if rows else 0

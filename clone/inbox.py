@@ -12,7 +12,6 @@ answers survive a restart of a Space whose disk is wiped.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import threading
 from collections.abc import Sequence
@@ -193,13 +192,11 @@ class InboxStore:
 
     def open_questions(self) -> list[Question]:
         """Every open question, oldest first."""
-        with db.reading(self.engine) as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT question_id, asked_at, question, email IS NOT NULL FROM inbox_questions "
-                    "WHERE status = 'open' ORDER BY asked_at, question_id"
-                )
-            ).all()
+        rows = db.fetch(
+            self.engine,
+            "SELECT question_id, asked_at, question, email IS NOT NULL FROM inbox_questions "
+            "WHERE status = 'open' ORDER BY asked_at, question_id",
+        )
         return [Question(r[0], r[1], r[2], bool(r[3])) for r in rows]
 
     def groups(self, embeddings, *, similarity: float = GROUP_SIMILARITY) -> list[Group]:
@@ -232,7 +229,8 @@ class InboxStore:
             # The most typical wording first: closest to the group's centre (ties: the earliest asked).
             ordered = sorted(idx, key=lambda i: (-float(vectors[i] @ centre), i))
             groups.append(Group([questions[i] for i in ordered]))
-        return sorted(groups, key=lambda g: (-g.count, _negated(g.latest)))
+        # Timestamps share one fixed ISO format, so they sort as text.
+        return sorted(groups, key=lambda g: (g.count, g.latest), reverse=True)
 
     def _vectors(self, questions: list[Question], embeddings) -> np.ndarray:
         """Unit-length embeddings of the questions; each question is embedded once per process."""
@@ -303,13 +301,11 @@ class InboxStore:
 
     def answers(self) -> list[Answer]:
         """Every published answer, oldest first."""
-        with db.reading(self.engine) as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT answer_id, answered_at, question, answer, asked_by FROM inbox_answers "
-                    "ORDER BY answered_at, answer_id"
-                )
-            ).all()
+        rows = db.fetch(
+            self.engine,
+            "SELECT answer_id, answered_at, question, answer, asked_by FROM inbox_answers "
+            "ORDER BY answered_at, answer_id",
+        )
         return [Answer(*r) for r in rows]
 
     def answer_documents(self) -> list[SourceFile]:
@@ -320,8 +316,3 @@ class InboxStore:
         """Withdraw a published answer (it leaves the index at the next re-index)."""
         with db.transaction(self.engine) as conn:
             return conn.execute(text("DELETE FROM inbox_answers WHERE answer_id = :id"), {"id": answer_id}).rowcount > 0
-
-
-def _negated(timestamp: str) -> tuple[int, ...]:
-    """Sort key that puts later ISO timestamps first."""
-    return tuple(-int(n) for n in re.findall(r"\d+", timestamp))

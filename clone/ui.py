@@ -231,7 +231,7 @@ class Handlers:
             published = self.inbox.publish(
                 [q.question_id for q in group.questions], (question or "").strip() or group.question, answer
             )
-            self.clone.reindex()
+            self.clone.reindex(show_progress=True)  # tqdm's bar becomes the gr.Progress bar
         except CloneError as exc:
             raise gr.Error(str(exc)) from None
         lines = [

@@ -89,6 +89,17 @@ def test_questions_are_grouped_by_meaning_biggest_group_first(database, embeddin
     assert groups[0].key == groups[0].questions[0].question_id
 
 
+def test_groups_of_the_same_size_are_ordered_most_recently_asked_first(database, embeddings):
+    store = InboxStore(database)
+    for question in ("Can you play the piano?", "How old are you?", "Do you like trains?"):
+        store.leave(question)
+    assert [g.question for g in store.groups(embeddings)] == [
+        "Do you like trains?",
+        "How old are you?",
+        "Can you play the piano?",
+    ]
+
+
 def test_each_question_is_embedded_once_per_process(database, embeddings):
     class Counting:
         """The real embeddings, counting the texts they are given."""

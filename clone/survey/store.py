@@ -438,13 +438,11 @@ class SurveyStore:
 
     def assignments(self) -> list[AssignmentRow]:
         """The randomization log: every assigned slot, including dropouts and withdrawals."""
-        with db.reading(self.engine) as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT block, position, condition, participant_id, assigned_at, withdrawn_at FROM assignments "
-                    "WHERE assigned_at IS NOT NULL ORDER BY block, position"
-                )
-            ).all()
+        rows = db.fetch(
+            self.engine,
+            "SELECT block, position, condition, participant_id, assigned_at, withdrawn_at FROM assignments "
+            "WHERE assigned_at IS NOT NULL ORDER BY block, position",
+        )
         return [AssignmentRow(*r) for r in rows]
 
     def responses(self) -> list[StoredResponse]:
