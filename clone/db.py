@@ -14,7 +14,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -178,3 +180,12 @@ def schema_version(engine: Engine, part: str) -> int:
     """How many of ``part``'s migrations have been applied (0 before the first)."""
     rows = fetch(engine, "SELECT version FROM schema_versions WHERE part = :part", {"part": part})
     return rows[0][0] if rows else 0
+
+
+def utc_now(timespec: Literal["seconds", "microseconds"] = "seconds") -> str:
+    """The current time as stored in the database: ISO-8601 UTC ending in ``Z``.
+
+    To the second by default (survey times: a participant's record needs no finer clock, and the export
+    shows it). The inbox asks for microseconds, so questions asked in the same second keep their order.
+    """
+    return datetime.now(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")

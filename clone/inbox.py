@@ -16,7 +16,6 @@ import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -136,11 +135,6 @@ class Published:
     emails: list[str]
 
 
-def utc_now() -> str:
-    """The current time in ISO-8601 UTC to the microsecond: questions asked in one second keep their order."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 def clean_question(question: str, max_chars: int) -> str:
     """The question, trimmed, or an ``InboxError`` saying what is wrong with it."""
     question = " ".join((question or "").split())
@@ -186,7 +180,7 @@ class InboxStore:
                 raise InboxError("The inbox is full right now; please try again in a few days.")
             conn.execute(
                 text("INSERT INTO inbox_questions (question_id, asked_at, question, email) VALUES (:id, :at, :q, :e)"),
-                {"id": qid, "at": utc_now(), "q": question, "e": address},
+                {"id": qid, "at": db.utc_now("microseconds"), "q": question, "e": address},
             )
         return qid
 
@@ -261,7 +255,7 @@ class InboxStore:
         if not ids:
             raise InboxError("Pick the group of questions you are answering.")
         aid = "a" + secrets.token_hex(8)
-        now = utc_now()
+        now = db.utc_now("microseconds")
         select = text(
             "SELECT question_id, email FROM inbox_questions WHERE status = 'open' AND question_id IN :ids"
         ).bindparams(bindparam("ids", expanding=True))
@@ -296,7 +290,7 @@ class InboxStore:
                     "UPDATE inbox_questions SET status = 'dismissed', closed_at = :at, email = NULL "
                     "WHERE status = 'open' AND question_id IN :ids"
                 ).bindparams(bindparam("ids", expanding=True)),
-                {"at": utc_now(), "ids": ids},
+                {"at": db.utc_now("microseconds"), "ids": ids},
             ).rowcount
 
     def answers(self) -> list[Answer]:

@@ -11,9 +11,7 @@ import logging
 import os
 import re
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,18 +31,17 @@ from clone.inbox import InboxStore
 from clone.memory import bounded
 from clone.persona import load_persona
 from clone.pipeline import Clone, plain
-from clone.survey import ChatMetrics, Instrument, Study, SurveyStore, load_study, write_study_export
+from clone.survey import Study, SurveyStore, load_study, write_study_export
 from clone.survey.charts import item_distribution, n_per_condition, pre_post_means
 from clone.survey.http import export_routes
-from clone.survey.store import utc_now
 from clone.survey.sync import open_store
+from clone.survey.tally import ChatTally
 from clone.trust.consent import Consent, summary_markdown, verify_consent
 
 log = logging.getLogger(__name__)
 
 CSS_PATH = ASSETS_DIR / "style.css"
 MAX_PASTE = 20_000
-MAX_TRANSCRIPT_TURNS = 200
 # Questions one browser session may leave in the creator's inbox.
 MAX_LEFT_PER_SESSION = 5
 KILL_SWITCH_POLL_SECONDS = 2.0
@@ -79,7 +76,6 @@ class Handlers:
 
     clone: Clone
     store: SurveyStore
-    instrument: Instrument
     settings: Settings
     show_citations: bool = True
     study: Study = field(default_factory=load_study)
@@ -486,57 +482,6 @@ def _participant(session: dict | None, stage: str) -> dict:
     return dict(participant)
 
 
-class ChatTally:
-    """Study participants' chat metrics (and opted-in transcripts), kept on the server by participant id.
-
-    Not in the browser's state: the chat and the survey steps would both write that, and a reply still
-    streaming when the participant moves on would write back an older copy. Bounded: the oldest entries
-    (participants who never finished) go first.
-    """
-
-    def __init__(self, limit: int = 20_000):
-        self.limit = limit
-        self._items: OrderedDict[str, dict] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def count(self, participant: dict, message: str, reply, now: float) -> None:
-        """Count one reply to this participant (and keep the exchange, if they opted in)."""
-        with self._lock:
-            t = self._items.pop(participant["id"], None) or {
-                "turns": 0,
-                "abstentions": 0,
-                "refusals": 0,
-                "first": now,
-                "last": now,
-                "transcript": [],
-            }
-            t["turns"] += 1
-            t["abstentions"] += int(bool(reply.abstained))
-            t["refusals"] += int(bool(reply.refused))
-            t["last"] = time.time()
-            if participant.get("transcript_opt_in") and len(t["transcript"]) < MAX_TRANSCRIPT_TURNS:
-                t["transcript"].append({"at": utc_now(), "fan": message, "clone": reply.text})
-            self._items[participant["id"]] = t
-            while len(self._items) > self.limit:
-                self._items.popitem(last=False)
-
-    def metrics(self, participant_id: str) -> tuple[ChatMetrics, list]:
-        """The participant's chat metrics so far, and the kept transcript (empty unless opted in)."""
-        with self._lock:
-            t = self._items.get(participant_id)
-            if t is None:
-                return ChatMetrics(), []
-            return (
-                ChatMetrics(t["turns"], t["last"] - t["first"], t["abstentions"], t["refusals"]),
-                list(t["transcript"]),
-            )
-
-    def forget(self, participant_id: str) -> None:
-        """Drop a finished participant's entry (the database has it now)."""
-        with self._lock:
-            self._items.pop(participant_id, None)
-
-
 def reminder_markdown(name: str) -> str:
     """The repeated disclosure, shown in long chats."""
     return f"*Reminder:* {disclosure(name)}"
@@ -638,7 +583,6 @@ def survey_tab(h: Handlers, session: gr.State) -> None:
 def build_app(
     clone: Clone,
     store: SurveyStore,
-    instrument: Instrument,
     settings: Settings,
     consent: Consent,
     study: Study | None = None,
@@ -647,11 +591,10 @@ def build_app(
 ) -> gr.Blocks:
     """Build the fan-facing app for a clone with verified consent. The caller launches it (see ``launch_options``).
 
-    ``instrument`` is the legacy single instrument (kept for library callers); the Survey tab runs ``study``
-    (default: ``CLONE_STUDY``).
+    The Survey tab runs ``study`` (default: ``CLONE_STUDY``).
     """
     study = study or load_study(settings.study_file)
-    h = Handlers(clone, store, instrument, settings, study=study, inbox=inbox)
+    h = Handlers(clone, store, settings, study=study, inbox=inbox)
     persona = clone.persona
     with gr.Blocks(title=f"AI clone of {persona.name}") as app:
         gr.HTML(banner_html(clone))
@@ -972,8 +915,6 @@ def launch_options(app: gr.Blocks | None = None) -> dict:
 
 def create_app(settings: Settings | None = None) -> gr.Blocks:
     """Load settings, build or reuse the index, open the survey store, and build the app."""
-    from clone.survey import load_instrument
-
     settings = settings or load_settings()
     # Gradio copies served files (such as CSV exports) into its temp folder: keep it under CLONE_HOME.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.home / "gradio-tmp"))
@@ -999,7 +940,7 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
         folder=settings.hf_sync_dir,
         every=settings.hf_sync_minutes,
     )
-    return build_app(clone, store, load_instrument(), settings, consent, study, inbox=inbox)
+    return build_app(clone, store, settings, consent, study, inbox=inbox)
 
 
 def about_markdown(clone: Clone, consent: Consent) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from clone.analytics import EventLog, rates_long
 from clone.pipeline import Reply, Source
-from clone.survey import SurveyStore, load_instrument
+from clone.survey import SurveyStore
 from clone.ui import Handlers
 from tests.conftest import make_settings
 
@@ -71,7 +71,7 @@ def test_a_row_holds_nothing_about_the_fan_or_the_message(database):
 
 def test_the_chat_records_a_reply_and_the_creator_sees_it_in_the_charts(demo_clone, settings):
     creator = make_settings(settings.home, CLONE_CREATOR_TOKEN="creator-token-0123456789")
-    h = Handlers(demo_clone, SurveyStore(creator.survey_db), load_instrument(), creator)
+    h = Handlers(demo_clone, SurveyStore(creator.survey_db), creator)
     session = None
     for question in ("What is your cat called?", "Which football team do you support?"):
         *_, (_, _, session) = h.respond(question, [], session)

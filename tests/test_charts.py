@@ -119,7 +119,7 @@ def test_n_per_condition_counts_assigned_and_finished(filled):
 
 def test_charts_handler_needs_the_research_token(filled, settings):
     study, store = filled
-    h = Handlers(None, store, None, settings, study=study)
+    h = Handlers(None, store, settings, study=study)
     with pytest.raises(gr.Error):
         h.charts("wrong", "mood")
     dist, shift, n = h.charts(RESEARCH_TOKEN, "mood")

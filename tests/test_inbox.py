@@ -12,7 +12,7 @@ from clone import db, inbox
 from clone.errors import InboxError
 from clone.inbox import ANSWER_KIND, InboxStore
 from clone.index import embedder
-from clone.survey import SurveyStore, load_instrument
+from clone.survey import SurveyStore
 from clone.ui import MAX_LEFT_PER_SESSION, Handlers
 from tests.conftest import CREATOR_TOKEN, make_settings
 
@@ -206,7 +206,7 @@ def test_an_answer_becomes_a_creator_answer_document():
 @pytest.fixture
 def handlers(demo_clone, settings):
     creator = make_settings(settings.home, CLONE_CREATOR_TOKEN=CREATOR_TOKEN)
-    return Handlers(demo_clone, SurveyStore(creator.survey_db), load_instrument(), creator)
+    return Handlers(demo_clone, SurveyStore(creator.survey_db), creator)
 
 
 def ask(h: Handlers, question: str, session: dict | None = None) -> tuple[str, dict]:

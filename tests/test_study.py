@@ -67,10 +67,11 @@ def test_default_study_is_short_cited_and_marks_validation(study):
     assert study.consent_version == "1" and "Delete my answers" in study.consent_text
 
 
-def test_project_items_stay_in_the_bank_as_not_validated():
-    from clone.survey import load_instrument
-
-    assert load_instrument(INSTRUMENTS / "clone_reactions.yaml").validated is False
+def test_project_items_stay_in_the_bank_as_not_validated(tmp_path):
+    (clone,) = load_study(write_study(tmp_path, ["clone_reactions.yaml"])).instruments
+    assert clone.validated is False and (clone.scale.min, clone.scale.max) == (1, 7) and len(clone.questions) >= 5
+    assert {"comfort", "trust", "authenticity"} <= {q.item.subscale for q in clone.questions}
+    assert "clone_comfort_02R" in clone.columns  # reverse-scored items carry the R suffix
 
 
 def write_study(folder: Path, instruments: list[str], conditions=("a", "b"), demographics="") -> Path:

@@ -14,7 +14,7 @@ from gradio_client import Client
 
 from clone.config import DEMO_CREATOR_DIR, PROJECT_ROOT
 from clone.errors import ConsentError
-from clone.survey import SurveyStore, load_instrument, load_study
+from clone.survey import SurveyStore, load_study
 from clone.trust.consent import verify_consent
 from clone.trust.receipts import Notary
 from clone.ui import Handlers, about_markdown, create_app, reply_markdown
@@ -23,7 +23,7 @@ from tests.conftest import RESEARCH_TOKEN, free_port, wait_until_serving
 
 @pytest.fixture
 def handlers(demo_clone, settings) -> Handlers:
-    return Handlers(demo_clone, SurveyStore(settings.survey_db), load_instrument(), settings)
+    return Handlers(demo_clone, SurveyStore(settings.survey_db), settings)
 
 
 def test_every_reply_carries_a_receipt_that_verifies(demo_clone):

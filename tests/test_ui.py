@@ -2,7 +2,7 @@ import gradio as gr
 import pytest
 
 from clone.config import DEMO_CREATOR_DIR
-from clone.survey import SurveyStore, load_instrument
+from clone.survey import SurveyStore
 from clone.trust.consent import verify_consent
 from clone.ui import Handlers, banner_html, build_app
 from tests.conftest import RESEARCH_TOKEN, clone_over
@@ -10,7 +10,7 @@ from tests.conftest import RESEARCH_TOKEN, clone_over
 
 @pytest.fixture
 def handlers(demo_clone, settings) -> Handlers:
-    return Handlers(demo_clone, SurveyStore(settings.survey_db), load_instrument(), settings)
+    return Handlers(demo_clone, SurveyStore(settings.survey_db), settings)
 
 
 def test_banner_says_ai_clone_not_the_person_and_fictional(demo_clone):
@@ -25,7 +25,7 @@ def test_banner_is_in_every_app_whatever_the_settings(demo_clone, settings):
 
     for s in (settings, replace(settings, research_token=""), replace(settings, backend="extractive", top_k=1)):
         consent = verify_consent(DEMO_CREATOR_DIR, demo_clone.persona)
-        app = build_app(demo_clone, SurveyStore(s.survey_db), load_instrument(), s, consent)
+        app = build_app(demo_clone, SurveyStore(s.survey_db), s, consent)
         values = [c.get("props", {}).get("value") for c in app.config["components"]]
         assert any(isinstance(v, str) and "id='ai-banner'" in v for v in values)
         names = {d["api_name"] for d in app.config["dependencies"]}
@@ -172,7 +172,7 @@ def test_creator_reindex_picks_up_new_content_and_needs_the_token(tiny_content, 
 
     settings = replace(settings, creator_token="creator-secret")
     clone = clone_over(tiny_content, settings)
-    handlers = Handlers(clone, SurveyStore(settings.survey_db), load_instrument(), settings)
+    handlers = Handlers(clone, SurveyStore(settings.survey_db), settings)
     question = "What tea do you drink while editing?"
     assert clone.answer(question).abstained
 
@@ -210,9 +210,7 @@ def test_the_study_file_setting_changes_the_survey_and_the_client_cannot_pick_a_
         "conditions: [{id: only, show_citations: false}]\n"
     )
     s = replace(settings, study_file=folder / "study.yaml")
-    app = build_app(
-        demo_clone, SurveyStore(s.survey_db), load_instrument(), s, verify_consent(DEMO_CREATOR_DIR, demo_clone.persona)
-    )
+    app = build_app(demo_clone, SurveyStore(s.survey_db), s, verify_consent(DEMO_CREATOR_DIR, demo_clone.persona))
     components = {c["id"]: c for c in app.config["components"]}
     values = [c.get("props", {}).get("value") for c in components.values()]
     assert "Our own consent text, version 7." in values

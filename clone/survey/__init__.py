@@ -5,12 +5,10 @@ from clone.survey.export import (
     codebook_csv,
     codebook_json,
     long_csv,
-    responses_csv,
     wide_csv,
-    write_export,
     write_study_export,
 )
-from clone.survey.instruments import Instrument, Study, load_instrument, load_study
+from clone.survey.instruments import Instrument, Study, load_study
 from clone.survey.store import Assignment, ChatMetrics, SurveyStore
 
 __all__ = [
@@ -22,11 +20,8 @@ __all__ = [
     "codebook",
     "codebook_csv",
     "codebook_json",
-    "load_instrument",
     "load_study",
     "long_csv",
-    "responses_csv",
     "wide_csv",
-    "write_export",
     "write_study_export",
 ]

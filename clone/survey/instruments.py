@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from clone.config import ASSETS_DIR
 from clone.errors import SurveyError
 
-DEFAULT_INSTRUMENT = ASSETS_DIR / "instruments" / "clone_reactions.yaml"
 DEFAULT_STUDY = ASSETS_DIR / "instruments" / "study.yaml"
 PHASES = ("pre", "post")
 _SLUG = r"^[a-z][a-z0-9]*$"
@@ -143,11 +142,6 @@ def _load(model: type[BaseModel], path: Path, what: str = "Instrument"):
         raise SurveyError(f"{what} file {path} has invalid fields: {problems}") from None
 
 
-def load_instrument(path: Path = DEFAULT_INSTRUMENT) -> Instrument:
-    """Read and validate an instrument file; errors name the file and the bad field."""
-    return _load(Instrument, path)
-
-
 class ConsentText(BaseModel):
     """The versioned consent text a participant agrees to."""
 
@@ -230,7 +224,8 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
     """Read ``study.yaml`` and every file it names (paths relative to it); errors name the file."""
     path = Path(path)
     spec: StudyFile = _load(StudyFile, path, "Study")
-    instruments = [load_instrument(path.parent / name) for name in spec.instruments]
+    # Each instrument file is validated on its own, so an error names the file and the bad field.
+    instruments = [_load(Instrument, path.parent / name) for name in spec.instruments]
     ids = [i.id for i in instruments]
     if len(set(ids)) != len(ids):
         raise SurveyError(f"Study file {path} lists two instruments with the same id: {', '.join(ids)}.")

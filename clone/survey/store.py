@@ -4,7 +4,7 @@ default, or the server ``DATABASE_URL`` names (PostgreSQL), shared by every repl
 The schema changes only through the append-only ``MIGRATIONS`` list (SQL that SQLite and PostgreSQL
 both accept); ``schema_versions`` records how many have run, and a SQLite file from before it existed
 is adopted at its ``PRAGMA user_version``. Each submission is written in one transaction, so a crash
-never leaves half a response behind.
+never leaves half a response behind. Times are ISO-8601 UTC to the second (:func:`clone.db.utc_now`).
 """
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from clone import db
+from clone.db import utc_now
 from clone.errors import ConfigError, SurveyError
-from clone.survey.instruments import PHASES, Instrument, Question, Scale, Study
-
-MAX_FREE_TEXT = 2000
+from clone.survey.instruments import PHASES, Question, Scale, Study
 
 # Append only: never edit a migration that has shipped; add a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -86,17 +84,13 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (participant_id, phase, item)
     );
     """,
+    # 3: drop the single-instrument survey of the first release (`responses`, `answers`): the app has
+    # written only the study tables since migration 2. Child table first, for the foreign key.
+    """
+    DROP TABLE IF EXISTS answers;
+    DROP TABLE IF EXISTS responses;
+    """,
 )
-
-
-def utc_now() -> str:
-    """The current time as ISO-8601 UTC with a ``Z``, to the second."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def new_participant_id() -> str:
-    """A random id (64 bits from ``secrets``), never derived from anything about the person."""
-    return secrets.token_hex(8)
 
 
 def new_study_id() -> str:
@@ -105,19 +99,6 @@ def new_study_id() -> str:
     The letter keeps spreadsheets and pandas from reading an all-digit id (or ``12e45``) as a number.
     """
     return "p" + secrets.token_hex(8)
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    """One participant's submission as read back from the database."""
-
-    participant_id: str
-    submitted_at: str
-    persona_id: str
-    instrument_version: str
-    app_version: str
-    free_text: str
-    answers: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -200,43 +181,6 @@ class SurveyStore:
     def schema_version(self) -> int:
         """How many migrations have been applied."""
         return db.schema_version(self.engine, "survey")
-
-    def submit(
-        self,
-        instrument: Instrument,
-        answers: Mapping[str, int | str | None],
-        *,
-        free_text: str = "",
-        persona_id: str,
-        app_version: str,
-    ) -> str:
-        """Validate and store one submission; return the new participant id."""
-        values = validate_answers(instrument, answers)
-        free_text = (free_text or "").strip()
-        if len(free_text) > MAX_FREE_TEXT:
-            raise SurveyError(f"The comment is {len(free_text)} characters; please keep it under {MAX_FREE_TEXT}.")
-        pid = new_participant_id()
-        with db.transaction(self.engine) as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO responses (participant_id, submitted_at, persona_id, instrument, instrument_version, "
-                    "app_version, free_text) VALUES (:pid, :at, :persona, :instrument, :version, :app, :free_text)"
-                ),
-                {
-                    "pid": pid,
-                    "at": utc_now(),
-                    "persona": persona_id,
-                    "instrument": instrument.id,
-                    "version": instrument.version,
-                    "app": app_version,
-                    "free_text": free_text,
-                },
-            )
-            conn.execute(
-                text("INSERT INTO answers (participant_id, item, value) VALUES (:pid, :item, :value)"),
-                [{"pid": pid, "item": column, "value": v} for column, v in values.items()],
-            )
-        return pid
 
     # --- participant flow -------------------------------------------------------------
     def assign(
@@ -394,7 +338,6 @@ class SurveyStore:
         with db.transaction(self.engine) as conn:
             params = {"code": code}
             gone = conn.execute(text("DELETE FROM participants WHERE participant_id = :code"), params).rowcount
-            gone += conn.execute(text("DELETE FROM responses WHERE participant_id = :code"), params).rowcount
             conn.execute(
                 text("UPDATE assignments SET participant_id = NULL, withdrawn_at = :now WHERE participant_id = :code"),
                 {"now": utc_now(), "code": code},
@@ -445,30 +388,11 @@ class SurveyStore:
         )
         return [AssignmentRow(*r) for r in rows]
 
-    def responses(self) -> list[StoredResponse]:
-        """Every stored response, oldest first (ties within a second by participant id)."""
-        with db.reading(self.engine) as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT participant_id, submitted_at, persona_id, instrument_version, app_version, free_text "
-                    "FROM responses ORDER BY submitted_at, participant_id"
-                )
-            ).all()
-            answers: dict[str, dict[str, int]] = {}
-            for pid, item, value in conn.execute(text("SELECT participant_id, item, value FROM answers")):
-                answers.setdefault(pid, {})[item] = value
-        return [StoredResponse(*row, answers=answers.get(row[0], {})) for row in rows]
-
 
 def _first_line(error: BaseException | None) -> str:
     """The first line of a driver error, ending in a full stop (psycopg's messages run over several lines)."""
     line = (str(error).strip().splitlines() or ["unknown error"])[0].rstrip(".")
     return line + "."
-
-
-def validate_answers(instrument: Instrument, answers: Mapping[str, int | str | None]) -> dict[str, int]:
-    """Every item answered with a whole number on the instrument's scale, or a ``SurveyError``."""
-    return _validate([(q, instrument.scale) for q in instrument.questions], answers)
 
 
 def _validate(questions: list[tuple[Question, Scale]], answers: Mapping[str, int | str | None]) -> dict[str, int]:

@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from clone.db import utc_now
 from clone.errors import ConfigError
 from clone.survey.export import wide_rows
 from clone.survey.instruments import Study
-from clone.survey.store import SurveyStore, utc_now
+from clone.survey.store import SurveyStore
 
 log = logging.getLogger(__name__)
 
