@@ -2,6 +2,7 @@
 
 import re
 import sqlite3
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import inspect, text
@@ -21,6 +22,7 @@ from clone.survey import (
 )
 from clone.survey.export import neutralise
 from clone.survey.store import MIGRATIONS
+from clone.survey.tally import MAX_TRANSCRIPT_TURNS, ChatTally
 
 LEGACY_TABLES = {"responses", "answers"}  # the single-instrument survey of the first release
 
@@ -218,3 +220,29 @@ def test_bad_instrument_file_names_the_file_and_the_fields(tmp_path):
         load_study(tmp_path / "study.yaml")
     text = str(err.value)
     assert "bad.yaml" in text and "validated" in text and "scale" in text and "items" in text
+
+
+@dataclass
+class Reply:
+    """What the tally reads from a reply (a fake: the chat itself is tested in test_ui.py)."""
+
+    text: str = "Hi"
+    abstained: bool = False
+    refused: bool = False
+
+
+def test_the_chat_tally_counts_each_participant_and_stays_bounded():
+    tally = ChatTally(limit=2)
+    kept, other = {"id": "pa", "transcript_opt_in": True}, {"id": "pb"}
+    for n in range(MAX_TRANSCRIPT_TURNS + 5):
+        tally.count(kept, f"question {n}", Reply(abstained=n == 0, refused=n == 1), now=0.0)
+    tally.count(other, "private", Reply(), now=0.0)
+    metrics, transcript = tally.metrics("pa")
+    assert (metrics.turns, metrics.abstentions, metrics.refusals) == (MAX_TRANSCRIPT_TURNS + 5, 1, 1)
+    assert len(transcript) == MAX_TRANSCRIPT_TURNS and transcript[0]["fan"] == "question 0"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", transcript[0]["at"])
+    assert tally.metrics("pb")[1] == []  # not opted in: no chat text kept
+    tally.count({"id": "pc"}, "third", Reply(), now=0.0)  # over the limit: the oldest entry goes
+    assert tally.metrics("pa") == (ChatMetrics(), []) and tally.metrics("pc")[0].turns == 1
+    tally.forget("pc")
+    assert tally.metrics("pc") == (ChatMetrics(), [])
