@@ -37,7 +37,7 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from clone.config import setting
+from clone.config import raw_value, setting
 from clone.errors import CloneError, ConfigError, ContentError
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ def model_id(model: str = "") -> str:
 
 def default_cache_dir() -> Path:
     """``CLONE_MODEL_CACHE`` from the environment, else its default (``~/.cache/creator-clone/models``)."""
-    raw = os.environ.get("CLONE_MODEL_CACHE", "").strip() or setting("CLONE_MODEL_CACHE").default
-    return Path(raw).expanduser().resolve()
+    return Path(raw_value("CLONE_MODEL_CACHE")).expanduser().resolve()
 
 
 def _check_engine(engine: str) -> str:
