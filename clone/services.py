@@ -1,0 +1,82 @@
+"""The one place that wires the services: persona, consent, clone, study, survey store, inbox, events, keys.
+
+The UI, the CLI, the tests and the benchmarks open them through :meth:`Services.open`; nothing else
+constructs a store or a clone. Heavy parts (the index, the embedding model) load only here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from clone.analytics import EventLog
+from clone.config import Settings, load_settings
+from clone.inbox import InboxStore
+from clone.persona import Persona, load_persona
+from clone.pipeline import Clone
+from clone.survey import Study, load_study
+from clone.survey.store import SurveyStore
+from clone.survey.sync import open_store
+from clone.trust.consent import Consent, verify_consent
+from clone.trust.receipts import Notary
+
+
+@dataclass
+class Services:
+    """Everything a running clone needs, opened once per process and shared by every screen."""
+
+    settings: Settings
+    persona: Persona
+    consent: Consent
+    clone: Clone
+    study: Study
+    store: SurveyStore
+    inbox: InboxStore
+    events: EventLog
+
+    @property
+    def notary(self) -> Notary:
+        """The deployment's receipt key (signs every reply)."""
+        return self.clone.notary
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        progress: Callable[[str], None] | None = None,
+        channel: str | None = None,
+    ) -> Services:
+        """Verify consent, build or reuse the index, open the databases.
+
+        No valid, unexpired, matching consent manifest: no services (``ConsentError`` says how to make
+        one). ``channel`` (``None``: any) must be in the manifest's scope when given.
+        """
+        settings = settings or load_settings()
+        persona = load_persona(settings.creator_dir)
+        consent = verify_consent(
+            settings.creator_dir, persona, channel=channel, trusted_key=settings.consent_public_key or None
+        )
+        # The inbox, the chat events and the survey share one database (DATABASE_URL, or the SQLite file).
+        inbox = InboxStore(settings.database)
+        events = EventLog(settings.database)
+        # The creator's answers from the inbox are indexed with the content, so they survive a restart.
+        clone = Clone.from_settings(
+            settings, persona=persona, progress=progress, extra_documents=inbox.answer_documents
+        )
+        study = load_study(settings.study_file)
+        # With CLONE_HF_DATASET set, completed records and deletions are also pushed to that dataset repo.
+        store = open_store(
+            settings.database,
+            study,
+            dataset=settings.hf_dataset,
+            folder=settings.hf_sync_dir,
+            every=settings.hf_sync_minutes,
+        )
+        return cls(settings, persona, consent, clone, study, store, inbox, events)
+
+    @property
+    def content_dir(self) -> Path:
+        """The creator's content folder the index is built from."""
+        return self.clone.content_dir
