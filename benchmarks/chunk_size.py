@@ -1,6 +1,6 @@
 """How the chunk size changes retrieval and answers, to pick CLONE_CHUNK_SIZE by measurement.
 
-    python benchmarks/chunk_size.py [--sizes 400 600 800 1000 1400]
+    python -m benchmarks.chunk_size [--sizes 400 600 800 1000 1400]
 
 For each size (overlap: 15% of it) the demo creator's content and the public-domain Devil's
 Dictionary are indexed with the project's ingest; the table reports hit@5 on both question sets
@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from common import (
+from benchmarks.common import (
     DEMO_CONTENT,
     DEMO_QUESTIONS,
     DEVIL_QUESTIONS,
@@ -25,7 +25,6 @@ from common import (
     read_questions,
     write_result,
 )
-
 from clone.config import load_settings
 from clone.evaluate import run_eval
 from clone.index import ensure_index

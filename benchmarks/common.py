@@ -10,8 +10,8 @@ import statistics
 import sys
 from pathlib import Path
 
+# Run from the repository root as `python -m benchmarks.<name>`, so `clone` and `benchmarks` import as packages.
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "benchmarks" / "results"
 DEMO_CONTENT = ROOT / "assets" / "demo" / "content"

@@ -6,7 +6,7 @@ other processes on the machine hits both about equally; the speed ratio is the m
 per-round ratios. Retrieval quality is hit@5 on the demo question set over a flat inner-product
 FAISS index of ~170-word chunks of the demo content, plus the overlap of the two engines' top 5.
 
-    python benchmarks/embedding_speed.py [--repeats 7] [--copies 4] [--bf16]
+    python -m benchmarks.embedding_speed [--repeats 7] [--copies 4] [--bf16]
 
 Writes ``benchmarks/results/embedding_speed.md``.
 """
@@ -24,7 +24,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from common import DEMO_CONTENT, DEMO_QUESTIONS, RESULTS, cpu_name, read_questions
+from benchmarks.common import DEMO_CONTENT, DEMO_QUESTIONS, RESULTS, cpu_name, read_questions
 
 RESULT_FILE = RESULTS / "embedding_speed.md"
 CHUNK_WORDS = 170
@@ -222,7 +222,7 @@ def main() -> None:
         [
             "# Embedding speed: torch vs OpenVINO",
             "",
-            "Written by `python benchmarks/embedding_speed.py"
+            "Written by `python -m benchmarks.embedding_speed"
             + (" --bf16" if args.bf16 else "")
             + f"` on {time.strftime('%Y-%m-%d %H:%M')}.",
             "",

@@ -1,6 +1,6 @@
 """The offline default's fast path: one reply end to end at 10k chunks, and the app's start-up time.
 
-    python benchmarks/fast_path.py [--chunks 10000] [--startups 5]
+    python -m benchmarks.fast_path [--chunks 10000] [--startups 5]
 
 Reply: ``Clone.answer`` on the ``extractive`` backend (guardrails, query embedding, hybrid search,
 sentence selection, citations, receipt signing) over a 10k-chunk index: the real demo and
@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import (
+
+from benchmarks.common import (
     DEMO_CONTENT,
     DEMO_QUESTIONS,
     DEVIL_QUESTIONS,
@@ -41,8 +42,7 @@ from common import (
     wait_serving,
     write_result,
 )
-from retrieval_scale import synthetic
-
+from benchmarks.retrieval_scale import synthetic
 from clone.backends import get_backend
 from clone.config import DEMO_CREATOR_DIR, load_settings
 from clone.index import KnowledgeBase, _query_cache, build_faiss, ensure_index

@@ -1,6 +1,6 @@
 """Ingest speed and quality: the plain LangChain baseline against this project's ingest.
 
-    python benchmarks/ingest_speed.py [--repeats 3]
+    python -m benchmarks.ingest_speed [--repeats 3]
 
 Both run on the same corpus, side by side in one run, each in a fresh process (so peak memory is
 its own), alternating baseline and project for ``--repeats`` rounds; the table gives medians.
@@ -26,10 +26,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (
+from benchmarks.common import (
     DEMO_CONTENT,
     DEMO_QUESTIONS,
     DEVIL_QUESTIONS,
+    ROOT,
     devils_corpus,
     hit_at_5,
     markdown_table,
@@ -93,7 +94,8 @@ def child(role: str, content: Path, home: Path) -> None:
 
 def spawn(role: str, content: Path, home: Path) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", role, "--content", str(content), "--home", str(home)],
+        [sys.executable, "-m", "benchmarks.ingest_speed", "--child", role, "--content", str(content), "--home", home],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,

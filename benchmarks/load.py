@@ -1,6 +1,6 @@
 """Load test: N simulated fans chat and take the survey against the running app, over Gradio's HTTP API.
 
-    python benchmarks/load.py [--fans 50] [--ramp 25 50 100 200] [--turns 3] [--think 1.0]
+    python -m benchmarks.load [--fans 50] [--ramp 25 50 100 200] [--turns 3] [--think 1.0]
                               [--replicas 2 --database-url postgresql+psycopg://clone:clone@127.0.0.1:5432/clone_test]
 
 Starts ``python app.py`` (one process per replica) on free ports of 127.0.0.1 only, on the offline
@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from common import (
+
+from benchmarks.common import (
     DEMO_QUESTIONS,
     RESULTS,
     demo_home,
@@ -50,7 +51,6 @@ from common import (
     wait_serving,
     write_result,
 )
-
 from clone.survey import load_study
 
 TARGET_P95_S = 1.0

@@ -1,6 +1,6 @@
 """Hybrid (dense + BM25) against dense-only retrieval: hit@5 on two question sets.
 
-    python benchmarks/retrieval_quality.py
+    python -m benchmarks.retrieval_quality
 
 A question is a hit when one of the five passages retrieved for it comes from its evidence
 document. Sets: the demo creator's questions (tests/data) and a larger set built from the
@@ -13,7 +13,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from common import (
+from benchmarks.common import (
     DEMO_CONTENT,
     DEMO_QUESTIONS,
     DEVIL_QUESTIONS,
@@ -23,7 +23,6 @@ from common import (
     read_questions,
     write_result,
 )
-
 from clone.config import load_settings
 from clone.index import ensure_index
 

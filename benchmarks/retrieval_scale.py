@@ -1,6 +1,6 @@
 """Retrieval latency at 10k and 100k chunks, and recall@10 of the approximate (HNSW) index.
 
-    python benchmarks/retrieval_scale.py [--sizes 10000 100000] [--queries 200]
+    python -m benchmarks.retrieval_scale [--sizes 10000 100000] [--queries 200]
 
 Embedding 100k real chunks would take most of an hour on 2 cores, so the large collections are
 synthetic but shaped like real ones: texts are drawn from the words of the demo and public-domain
@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import (
+
+from benchmarks.common import (
     DEMO_CONTENT,
     DEMO_QUESTIONS,
     DEVIL_QUESTIONS,
@@ -28,7 +29,6 @@ from common import (
     read_questions,
     write_result,
 )
-
 from clone.config import load_settings
 from clone.index import KnowledgeBase, build_faiss, ensure_index
 
