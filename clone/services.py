@@ -7,7 +7,7 @@ constructs a store or a clone. Heavy parts (the index, the embedding model) load
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from clone.analytics import EventLog
@@ -18,6 +18,7 @@ from clone.pipeline import Clone
 from clone.survey import Study, load_study
 from clone.survey.store import SurveyStore
 from clone.survey.sync import open_store
+from clone.survey.tally import ChatTally
 from clone.trust.consent import Consent, verify_consent
 from clone.trust.receipts import Notary
 
@@ -34,6 +35,8 @@ class Services:
     store: SurveyStore
     inbox: InboxStore
     events: EventLog
+    # Study participants' chat counts, kept on the server by participant id until they finish.
+    tally: ChatTally = field(default_factory=ChatTally)
 
     @property
     def notary(self) -> Notary:

@@ -1,0 +1,209 @@
+"""The chat: one panel for the fan app at ``/`` and the embeddable ``/widget``, the ``/chat`` API, and the
+"leave your question for the creator" form."""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import gradio as gr
+from sqlalchemy.exc import SQLAlchemyError
+
+from clone.analytics import new_conversation_id
+from clone.errors import CloneError, InboxError
+from clone.guardrails import disclosure
+from clone.memory import bounded
+from clone.reply import reply_markdown
+from clone.services import Services
+from clone.ui.page import avatar_path
+
+log = logging.getLogger(__name__)
+
+# Questions one browser session may leave in the creator's inbox.
+MAX_LEFT_PER_SESSION = 5
+
+
+def new_session() -> dict:
+    """A fan's fresh chat state."""
+    return {"history": [], "disclosed_at": None, "turns": 0}
+
+
+def reminder_markdown(name: str) -> str:
+    """The repeated disclosure, shown in long chats."""
+    return f"*Reminder:* {disclosure(name)}"
+
+
+@dataclass
+class ChatHandlers:
+    """The chat's events and the ``/chat`` API, plain functions over the services."""
+
+    services: Services
+    show_citations: bool = True
+
+    @property
+    def settings(self):
+        return self.services.settings
+
+    def respond(
+        self, message: str, chat: list[dict], session: dict | None, study: dict | None = None
+    ) -> Iterator[tuple[list[dict], str, dict]]:
+        """Stream a reply into the chat. Yields (chat messages, cleared textbox, session).
+
+        ``session`` is this fan's own chat state (``gr.State``, never shared): the bounded history and
+        when the AI disclosure was last shown. The disclosure opens every chat (the first message)
+        and is repeated after ``CLONE_DISCLOSURE_EVERY_TURNS`` turns or
+        ``CLONE_DISCLOSURE_EVERY_MINUTES`` minutes, whichever comes first. ``study`` is the survey's
+        state (set by the survey's consent step), only read here: a participant's condition decides
+        whether citations are shown, and the replies are counted in the study's tally on the server.
+        """
+        clone = self.services.clone
+        session = new_session() | dict(session or {})
+        now = time.time()
+        session["disclosed_at"] = session["disclosed_at"] or now
+        chat = list(chat or []) + [{"role": "user", "content": message or ""}]
+        due = session["turns"] >= self.settings.disclosure_every_turns or (
+            now - session["disclosed_at"] >= self.settings.disclosure_every_minutes * 60
+        )
+        if due:
+            chat.append({"role": "assistant", "content": reminder_markdown(clone.persona.name)})
+            session.update(disclosed_at=now, turns=0)
+        # A study participant's condition decides whether citations are shown; the AI mark always is.
+        participant = (study or {}).get("participant") or {}
+        show = self.show_citations and participant.get("show_citations", True)
+        reply = None
+        try:
+            for reply in clone.stream(message, session["history"]):
+                yield chat + [{"role": "assistant", "content": reply_markdown(reply, show)}], "", session
+        except CloneError as exc:
+            log.warning("chat failed: %s", exc)
+            text = "Sorry, something went wrong on my side. Please try again in a moment."
+            yield chat + [{"role": "assistant", "content": text}], "", session
+            return
+        if reply is not None:
+            session = session | {
+                "history": bounded(session["history"], (message, reply.text)),
+                "turns": session["turns"] + 1,
+            }
+            if participant and participant.get("stage") != "done":
+                self.services.tally.count(participant, message, reply, now)
+            session["conversation"] = session.get("conversation") or new_conversation_id()
+            # No answer in the content (not a refusal): the fan may leave the question for the creator.
+            session["unanswered"] = (message or "").strip() if reply.unanswered else ""
+            self._count(reply, session["conversation"], "web")
+            yield chat + [{"role": "assistant", "content": reply_markdown(reply, show)}], "", session
+
+    def _count(self, reply, conversation: str, channel: str) -> None:
+        """One row for the creator's analytics; a database hiccup never costs a fan their reply."""
+        try:
+            self.services.events.record(reply, conversation=conversation, channel=channel)
+        except SQLAlchemyError as exc:
+            log.warning("could not count a reply for analytics: %s", exc.__class__.__name__)
+
+    def chat_api(self, message: str) -> dict:
+        """Answer one message: reply text, sources, flags and receipt; ``ai_generated`` is always true."""
+        clone = self.services.clone
+        reply = clone.answer(message)
+        self._count(reply, new_conversation_id(), "api")
+        data = reply.to_dict()
+        data["markdown"] = reply.markdown()
+        data["disclosure"] = disclosure(clone.persona.name).replace("**", "")
+        return data
+
+    # --- inbox: questions for the real creator ---------------------------------------
+    def inbox_offer(self, session: dict | None) -> tuple:
+        """After a reply: show the "leave your question" form, filled in, when the clone had no answer.
+
+        Returns (form visibility, question box, result text).
+        """
+        question = (session or {}).get("unanswered") or ""
+        return gr.update(visible=bool(question)), question, ""
+
+    def leave_question(self, question: str, notify: bool, email: str, session: dict | None) -> tuple:
+        """Store the fan's question for the creator (the e-mail address only if ``notify``).
+
+        Returns (result text, session, form visibility); errors leave what the fan typed in place.
+        """
+        session = new_session() | dict(session or {})
+        if session.get("left", 0) >= MAX_LEFT_PER_SESSION:
+            raise gr.Error(f"You have left {MAX_LEFT_PER_SESSION} questions already; thank you, that is the limit.")
+        try:
+            self.services.inbox.leave(
+                question, notify=bool(notify), email=email, max_chars=self.settings.max_message_chars
+            )
+        except InboxError as exc:
+            raise gr.Error(str(exc)) from None
+        name = self.services.persona.name
+        told = f" When {name} answers, they get your address once, to tell you; then it is erased." if notify else ""
+        session = session | {"left": session.get("left", 0) + 1, "unanswered": ""}
+        return f"Thank you: your question is in {name}'s inbox.{told}", session, gr.update(visible=False)
+
+
+def inbox_form(h: ChatHandlers, session: gr.State, prefix: str) -> list:
+    """The fan's "leave this question for the creator" form, shown after a reply with no answer.
+
+    Returns the outputs of :meth:`ChatHandlers.inbox_offer`: the form, its question box and its result line.
+    """
+    name = h.services.persona.name
+    with gr.Group(visible=False, elem_id=f"{prefix}-inbox") as form:
+        gr.Markdown(
+            f"**The clone has no answer to that.** Leave the question for the real {html.escape(name)}: "
+            "they see the questions fans ask most, and an answer they write becomes something the clone can cite."
+        )
+        question = gr.Textbox(label="Your question", max_lines=4, elem_id=f"{prefix}-inbox-question")
+        notify = gr.Checkbox(label="Tell me by e-mail when there is an answer", elem_id=f"{prefix}-inbox-notify")
+        email = gr.Textbox(
+            label="E-mail address (kept only to tell you, then erased)",
+            visible=False,
+            max_lines=1,
+            elem_id=f"{prefix}-inbox-email",
+        )
+        leave = gr.Button("Leave the question", elem_id=f"{prefix}-inbox-send")
+    result = gr.Markdown(elem_id=f"{prefix}-inbox-result")
+    notify.change(lambda on: gr.update(visible=bool(on)), notify, email, api_visibility="private")
+    leave.click(
+        h.leave_question,
+        [question, notify, email, session],
+        [result, session, form],
+        api_name=f"{prefix}_leave_question",
+    )
+    return [form, question, result]
+
+
+def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height: int = 480) -> None:
+    """The chat panel: greeting with the AI disclosure, the conversation, the input, the inbox form.
+
+    ``prefix`` names the elements (``chat`` on the fan app, ``widget`` on ``/widget``); ``study`` is the
+    survey's state where a study runs beside the chat.
+    """
+    persona = h.services.persona
+    chatbot = gr.Chatbot(
+        value=[
+            {"role": "assistant", "content": disclosure(persona.name)},
+            {"role": "assistant", "content": persona.greeting},
+        ],
+        label=f"AI clone of {persona.display_name}",
+        avatar_images=(None, avatar_path(h.settings)),
+        elem_id="clone-chat" if prefix == "chat" else f"{prefix}-chat",
+        height=height,
+        buttons=["copy"],
+        feedback_options=None,
+    )
+    session = gr.State(new_session())
+    with gr.Row():
+        box = gr.Textbox(
+            placeholder=f"Ask {persona.name}'s AI clone a question",
+            show_label=False,
+            max_lines=6,
+            scale=5,
+            elem_id=f"{prefix}-input",
+        )
+        send = gr.Button("Send", variant="primary", scale=1, elem_id=f"{prefix}-send")
+    offer = inbox_form(h, session, prefix)
+    inputs = [box, chatbot, session] + ([study] if study is not None else [])
+    for trigger in (box.submit, send.click):
+        trigger(h.respond, inputs, [chatbot, box, session], api_visibility="private").then(
+            h.inbox_offer, session, offer, api_visibility="private"
+        )

@@ -1,0 +1,75 @@
+"""What every page shares: the AI banner no setting can remove, the kill-switch notice, the avatar, the stylesheet."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import gradio as gr
+
+from clone.config import ASSETS_DIR, Settings
+from clone.guardrails import disclosure
+from clone.persona import Persona
+from clone.services import Services
+
+CSS_PATH = ASSETS_DIR / "style.css"
+KILL_SWITCH_POLL_SECONDS = 2.0
+
+# Inline styles: the banner stays readable even without the app's stylesheet.
+_BANNER_STYLE = "background:#1f2a44;color:#ffffff;border-radius:8px;padding:10px 14px;font-size:15px;line-height:1.45"
+_WHITE = "color:#ffffff"
+_TAG_STYLE = "background:#ffcc00;color:#1f2a44;border-radius:4px;padding:1px 6px;margin-right:6px;font-weight:700"
+
+
+def banner_html(persona: Persona) -> str:
+    """The AI disclosure banner. Built from the persona alone: no setting or flag is consulted."""
+    text = html.escape(disclosure(persona.name)).replace("**", "")
+    fictional = (
+        f"<p class='clone-fictional' style='{_WHITE};margin:4px 0 0;font-size:13px'>"
+        f"{html.escape(persona.name)} is a fictional creator made up for this demo.</p>"
+        if persona.fictional
+        else ""
+    )
+    return (
+        f"<div id='ai-banner' class='clone-banner' role='note' aria-label='AI disclosure' style='{_BANNER_STYLE}'>"
+        f"<strong class='clone-ai-tag' style='{_TAG_STYLE}'>AI</strong> <span style='{_WHITE}'>{text}</span>"
+        f"{fictional}</div>"
+    )
+
+
+def notice_html(text: str) -> str:
+    """The kill-switch notice as a high-contrast block."""
+    return (
+        "<div id='revoked-notice' role='alert' style='background:#7a1f1f;color:#ffffff;border-radius:8px;"
+        f"padding:10px 14px;font-size:15px'>{html.escape(text)}</div>"
+    )
+
+
+def avatar_path(settings: Settings) -> str | None:
+    """The creator's avatar (``avatar.png`` in the creator folder), if there is one."""
+    path = Path(settings.creator_dir) / "avatar.png"
+    return str(path) if path.is_file() else None
+
+
+def revocation_notice(services: Services) -> dict:
+    """The kill-switch notice for the page, polled every few seconds; hidden while the clone is on."""
+    clone = services.clone
+    if clone.killswitch.revoked():
+        return gr.update(value=notice_html(clone.killswitch.notice(clone.persona.name)), visible=True)
+    return gr.update(value="", visible=False)
+
+
+def header(services: Services) -> tuple[gr.HTML, object]:
+    """The banner and the kill-switch notice, at the top of every fan-facing page.
+
+    The notice is polled every few seconds; returns it and its poll function so the page can also
+    fill it as it loads (``app.load``).
+    """
+    gr.HTML(banner_html(services.persona))
+    notice = gr.HTML(visible=False, elem_id="revoked-notice-box")
+
+    def poll() -> dict:
+        return revocation_notice(services)
+
+    gr.Timer(KILL_SWITCH_POLL_SECONDS).tick(poll, None, notice, api_visibility="private")
+    return notice, poll
