@@ -1,7 +1,8 @@
 """Every setting, once: name, default, help.
 
 Values come from the environment, then an optional ``.env`` file (python-dotenv, never
-overriding a variable that is already set), then the default below. ``CLONE_HOME``
+overriding a variable that is already set; the creator folder's ``.env`` for ``serve DIR`` and
+``deploy DIR``, then the working folder's), then the default below. ``CLONE_HOME``
 relocates all state the app writes; nothing is ever written inside ``assets/``.
 """
 
@@ -316,10 +317,18 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
-    """Resolve every setting from ``env`` (default: ``os.environ`` plus ``.env``) or its default."""
+def load_settings(
+    env: Mapping[str, str] | None = None, *, dotenv: bool = True, creator_dir: Path | None = None
+) -> Settings:
+    """Resolve every setting from ``env`` (default: ``os.environ`` plus ``.env``) or its default.
+
+    With ``creator_dir`` (``serve DIR``, ``deploy DIR``), ``DIR/.env`` is read too, before the working
+    folder's: a variable already set in the process wins, then ``DIR/.env``, then ``./.env``.
+    """
     if env is None:
         if dotenv:
+            if creator_dir is not None and (Path(creator_dir) / ".env").is_file():
+                load_dotenv(Path(creator_dir) / ".env", override=False)
             load_dotenv(find_dotenv(usecwd=True), override=False)
         env = os.environ
     values = {}
