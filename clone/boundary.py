@@ -78,7 +78,7 @@ def walk(folder: Path) -> tuple[list[str], list[tuple[str, str]]]:
         for name in sorted(dirs):
             if name.startswith(".") or not os.path.islink(os.path.join(here, name)):
                 continue
-            skipped.append(((rel_here / name).as_posix(), _link_reason(Path(here) / name, folder=True)))
+            skipped.append(((rel_here / name).as_posix(), _link_reason(Path(here) / name, root, folder=True)))
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(here, d)))
         for name in sorted(names):
             if name.startswith("."):
@@ -87,7 +87,7 @@ def walk(folder: Path) -> tuple[list[str], list[tuple[str, str]]]:
             rel = (rel_here / name).as_posix()
             mode = os.lstat(path).st_mode
             if stat.S_ISLNK(mode):
-                skipped.append((rel, _link_reason(path, folder=False)))
+                skipped.append((rel, _link_reason(path, root, folder=False)))
             elif not stat.S_ISREG(mode):
                 skipped.append((rel, "not a regular file (a pipe, socket or device); left out"))
             elif not path.resolve().is_relative_to(root):  # belt and braces: no link was followed above
@@ -97,9 +97,9 @@ def walk(folder: Path) -> tuple[list[str], list[tuple[str, str]]]:
     return sorted(files), sorted(skipped)
 
 
-def _link_reason(path: Path, *, folder: bool) -> str:
+def _link_reason(path: Path, root: Path, *, folder: bool) -> str:
     what = "a folder" if folder else "a file"
-    inside = Path(os.path.realpath(path)).is_relative_to(path.parent.resolve())
+    inside = Path(os.path.realpath(path)).is_relative_to(root)
     where = "" if inside else " outside the content folder"
     return f"a symbolic link to {what}{where}; links are not followed, so it was left out and not read"
 

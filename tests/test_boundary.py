@@ -56,12 +56,16 @@ def booby_trap(content: Path, outside: Path) -> None:
 
 def test_ingest_never_reads_through_a_link_nor_a_secret_and_says_which(tiny_content, tmp_path):
     booby_trap(tiny_content, outside_with_secrets(tmp_path))
+    (tiny_content / "again.md").symlink_to("bread.md")  # a link inside the folder is not followed either
+    os.mkfifo(tiny_content / "pipe.md")  # reading a pipe would hang the ingest
     scan = scan_folder(tiny_content)
     assert sorted(f.path for f in scan.files) == ["bikes.txt", "bread.md"]
     reasons = {s.path: s.reason for s in scan.skipped}
     for link in ("diary.md", "settings.md", "key.md", "sub/deep.md"):
         assert "symbolic link to a file outside the content folder" in reasons[link], link
     assert "symbolic link to a folder outside" in reasons["letters"]
+    assert reasons["again.md"].startswith("a symbolic link to a file; links are not followed")
+    assert "not a regular file" in reasons["pipe.md"]
     assert "SQLite database" in reasons["notes.txt"] and "database" in reasons["answers.db"]
     assert "private key" in reasons["recipe.md"]
     assert ".env file of secrets" in reasons["config.txt"]
