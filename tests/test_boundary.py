@@ -253,3 +253,13 @@ def test_deploy_dir_reads_dir_env_for_its_secrets(tmp_path, monkeypatch):
     assert result.exit_code == 1, result.output
     assert "content/faq.md contains the value of CLONE_CREATOR_TOKEN" in result.output
     assert not (tmp_path / "space").exists()
+
+
+def test_ingest_command_names_each_skipped_file(tiny_content, tmp_path, monkeypatch):
+    booby_trap(tiny_content, outside_with_secrets(tmp_path))
+    monkeypatch.setenv("CLONE_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(cli, ["ingest", str(tiny_content)])
+    assert result.exit_code == 0, result.output
+    assert "Skipped diary.md: a symbolic link to a file outside the content folder" in result.output
+    assert "Skipped recipe.md: it holds a private key" in result.output
+    assert "from 2 documents" in result.output and CANARY not in result.output
