@@ -15,9 +15,9 @@ from clone.config import load_settings
 from clone.errors import CloneError
 
 
-def _settings():
+def _settings(creator_dir: Path | None = None):
     try:
-        return load_settings()
+        return load_settings(creator_dir=creator_dir)
     except CloneError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -260,7 +260,7 @@ def serve(folder: Path) -> None:
 
     from clone.ui import create_app, launch_options
 
-    settings = _settings()
+    settings = _settings(folder)  # FOLDER/.env applies, under the process environment
     home = settings.home if os.environ.get("CLONE_HOME") else folder.resolve() / "data"
     try:
         app = create_app(replace(settings, creator_dir=folder.resolve(), home=home))
@@ -297,7 +297,7 @@ def deploy(
 
     from clone.deploy import check_secrets, stage_space, upload_space
 
-    settings = _settings()
+    settings = _settings(folder)  # FOLDER/.env applies: --secret NAME may come from there
     try:
         check_secrets(secrets)
         if generate_dir is not None:
