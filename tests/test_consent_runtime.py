@@ -122,3 +122,23 @@ def test_a_launched_app_with_a_web_only_manifest_refuses_the_chat_api(creator, t
     ) as url:
         data = Client(url, verbose=False).predict(message=QUESTION, api_name="/chat")
     assert data["reason"] == "channel_closed" and CLOSED in data["text"] and data["sources"] == []
+
+
+def test_an_api_only_manifest_closes_the_page_and_serves_the_api(handlers, demo_clone, creator, tmp_path):
+    sign(creator, tmp_path, channels=["api"])
+    demo_clone.consent = ConsentGuard(creator, demo_clone.persona)
+
+    *_, (chat, _, _) = handlers.respond(QUESTION, [], None)
+    assert CLOSED in chat[-1]["content"] and "(web)" in chat[-1]["content"]
+    notice = handlers.revocation_notice()
+    assert notice["visible"] is True and CLOSED in notice["value"]
+    assert handlers.chat_api(QUESTION)["sources"]
+
+
+def test_the_consent_check_is_cheap_enough_for_every_message(demo_clone, creator, tmp_path):
+    sign(creator, tmp_path, channels=["web"])
+    guard = ConsentGuard(creator, demo_clone.persona)
+    start = time.perf_counter()
+    for _ in range(10_000):
+        guard.closed("web")
+    assert time.perf_counter() - start < 1.0
