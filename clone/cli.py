@@ -232,7 +232,13 @@ def consent_restore(creator_dir: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where the creator's private signing key lives. Default: ~/.config/creator-clone/keys/.",
 )
-def init(folder: Path, name: str | None, bio: str | None, key_path: Path | None) -> None:
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    help="Where the creator agrees the clone may answer: web (the page), embed (/widget), api (/chat). Default: web.",
+)
+def init(folder: Path, name: str | None, bio: str | None, key_path: Path | None, channels: tuple[str, ...]) -> None:
     """Create a new creator FOLDER: persona card, signed consent, content/ and .env.example."""
     from clone.scaffold import scaffold
 
@@ -241,7 +247,7 @@ def init(folder: Path, name: str | None, bio: str | None, key_path: Path | None)
             raise click.ClickException('--name is required (for example --name "Sam Berg").')
         name = click.prompt("Creator's name")
     try:
-        made = scaffold(folder, name, bio=bio, key_path=key_path)
+        made = scaffold(folder, name, bio=bio, key_path=key_path, channels=channels)
     except CloneError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created {folder}: persona.yaml, consent.json, content/, .env.example")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import logging
 import os
-import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -30,18 +29,18 @@ from clone.guardrails import disclosure
 from clone.inbox import InboxStore
 from clone.memory import bounded
 from clone.persona import load_persona
-from clone.pipeline import Clone, plain
+from clone.pipeline import Clone
 from clone.survey import Study, SurveyStore, load_study, write_study_export
 from clone.survey.charts import item_distribution, n_per_condition, pre_post_means
 from clone.survey.http import export_routes
 from clone.survey.sync import open_store
 from clone.survey.tally import ChatTally
-from clone.trust.consent import Consent, summary_markdown, verify_consent
+from clone.trust.consent import SERVED_CHANNELS, Consent, ConsentGuard, summary_markdown, verify_consent
+from clone.trust.receipts import mark_markdown
 
 log = logging.getLogger(__name__)
 
 CSS_PATH = ASSETS_DIR / "style.css"
-MAX_PASTE = 20_000
 # Questions one browser session may leave in the creator's inbox.
 MAX_LEFT_PER_SESSION = 5
 KILL_SWITCH_POLL_SECONDS = 2.0
@@ -93,7 +92,7 @@ class Handlers:
 
     # --- chat -------------------------------------------------------------------------
     def respond(
-        self, message: str, chat: list[dict], session: dict | None, study: dict | None = None
+        self, message: str, chat: list[dict], session: dict | None, study: dict | None = None, channel: str = "web"
     ) -> Iterator[tuple[list[dict], str, dict]]:
         """Stream a reply into the chat. Yields (chat messages, cleared textbox, session).
 
@@ -102,7 +101,8 @@ class Handlers:
         and is repeated after ``CLONE_DISCLOSURE_EVERY_TURNS`` turns or
         ``CLONE_DISCLOSURE_EVERY_MINUTES`` minutes, whichever comes first. ``study`` is the survey's
         state (set by :meth:`consent`), only read here: a participant's condition decides whether
-        citations are shown, and the replies are counted in :attr:`tally` on the server.
+        citations are shown, and the replies are counted in :attr:`tally` on the server. ``channel`` is
+        ``web`` (the page) or ``embed`` (the widget): one the creator's consent does not list gets a notice.
         """
         session = new_session() | dict(session or {})
         now = time.time()
@@ -119,7 +119,7 @@ class Handlers:
         show = self.show_citations and participant.get("show_citations", True)
         reply = None
         try:
-            for reply in self.clone.stream(message, session["history"]):
+            for reply in self.clone.stream(message, session["history"], channel=channel):
                 yield chat + [{"role": "assistant", "content": reply_markdown(reply, show)}], "", session
         except CloneError as exc:
             log.warning("chat failed: %s", exc)
@@ -136,8 +136,14 @@ class Handlers:
             session["conversation"] = session.get("conversation") or new_conversation_id()
             # No answer in the content (not a refusal): the fan may leave the question for the creator.
             session["unanswered"] = (message or "").strip() if reply.unanswered else ""
-            self._count(reply, session["conversation"], "web")
+            self._count(reply, session["conversation"], channel)
             yield chat + [{"role": "assistant", "content": reply_markdown(reply, show)}], "", session
+
+    def respond_embed(
+        self, message: str, chat: list[dict], session: dict | None
+    ) -> Iterator[tuple[list[dict], str, dict]]:
+        """:meth:`respond` for the ``/widget`` embed: the ``embed`` channel of the creator's consent."""
+        yield from self.respond(message, chat, session, None, channel="embed")
 
     def _count(self, reply, conversation: str, channel: str) -> None:
         """One row for the creator's analytics; a database hiccup never costs a fan their reply."""
@@ -278,7 +284,7 @@ class Handlers:
 
     def chat_api(self, message: str) -> dict:
         """Answer one message: reply text, sources, flags and receipt; ``ai_generated`` is always true."""
-        reply = self.clone.answer(message)
+        reply = self.clone.answer(message, channel="api")
         self._count(reply, new_conversation_id(), "api")
         data = reply.to_dict()
         data["markdown"] = reply.markdown()
@@ -288,11 +294,11 @@ class Handlers:
     # --- trust ------------------------------------------------------------------------
     def verify_api(self, text: str, receipt: str) -> dict:
         """Check pasted reply text against its receipt: status genuine, altered or unknown, with the sources."""
-        return self.clone.notary.verify(pasted_reply(text), (receipt or "").strip()).as_dict()
+        return self.clone.notary.verify(text or "", (receipt or "").strip()).as_dict()
 
     def verify(self, text: str, receipt: str) -> str:
         """The Verify tab: the result of :meth:`verify_api` as Markdown."""
-        result = self.clone.notary.verify(pasted_reply(text), (receipt or "").strip())
+        result = self.clone.notary.verify(text or "", (receipt or "").strip())
         lines = [f"### {VERDICT_LABELS[result.status]}", result.message]
         if result.time:
             lines.append(
@@ -300,13 +306,29 @@ class Handlers:
             )
         if result.sources:
             lines.append("Sources it was built from: " + ", ".join(f"`{s}`" for s in result.sources))
+        if result.cited and result.genuine:
+            lines.append(
+                "The source list it was signed with:\n\n"
+                + "\n".join(
+                    f"{n}. {html.escape(c.label)}" + (f" ({html.escape(c.url)})" if c.url else "")
+                    for n, c in enumerate(result.cited, 1)
+                )
+            )
         return "\n\n".join(lines)
 
-    def revocation_notice(self) -> dict:
-        """The kill-switch notice for the page, polled every few seconds; hidden while the clone is on."""
-        if self.clone.killswitch.revoked():
-            return gr.update(value=notice_html(self.clone.killswitch.notice(self.clone.persona.name)), visible=True)
+    def revocation_notice(self, channel: str = "web") -> dict:
+        """The kill-switch or consent notice for the page, polled every few seconds; hidden while the clone answers.
+
+        Shown when the clone is revoked, its consent expired or is gone, or ``channel`` is not in its scope.
+        """
+        shut = self.clone.closed(channel)
+        if shut:
+            return gr.update(value=notice_html(shut[1]), visible=True)
         return gr.update(value="", visible=False)
+
+    def widget_notice(self) -> dict:
+        """:meth:`revocation_notice` for the ``/widget`` embed (the ``embed`` channel)."""
+        return self.revocation_notice("embed")
 
     # --- survey: the participant flow --------------------------------------------------
     def consent(self, agree: bool, keep_transcript: bool, study: dict | None) -> tuple:
@@ -489,20 +511,10 @@ def reminder_markdown(name: str) -> str:
 
 def reply_markdown(reply, show_citations: bool = True) -> str:
     """A reply as shown in the chat: text, sources, and the AI-generated mark with its receipt."""
-    mark = "AI-generated reply"
-    if reply.receipt:
-        summary = f"{mark} · receipt <code>{reply.receipt['code']}</code>"
-        details = f"\n\n<details><summary>{summary}</summary>\n\n`{reply.receipt['receipt']}`\n\n</details>"
-    else:
-        details = f"\n\n<sub>{mark}</sub>"
-    return reply.markdown(show_citations=show_citations) + details
-
-
-def pasted_reply(text: str) -> str:
-    """What a fan pasted, reduced to the signed reply text: no source list, mark, or citation links."""
-    text = (text or "")[:MAX_PASTE]
-    text = re.split(r"\n\s*(?:\*\*)?Sources(?:\*\*)?\s*\n|\n\s*AI-generated reply", text)[0]
-    return plain(text)
+    receipt = reply.receipt or {}
+    # The receipt signs this text, source list and mark as they are: Verify reads them back by this structure.
+    mark = mark_markdown(receipt.get("code"), receipt.get("receipt"))
+    return reply.markdown(show_citations=show_citations) + "\n\n" + mark
 
 
 def notice_html(text: str) -> str:
@@ -747,6 +759,8 @@ def build_widget(h: Handlers) -> None:
     """
     persona = h.clone.persona
     gr.HTML(banner_html(h.clone), elem_id="widget-banner")
+    notice = gr.HTML(visible=False, elem_id="widget-notice-box")
+    gr.Timer(KILL_SWITCH_POLL_SECONDS).tick(h.widget_notice, None, notice, api_visibility="private")
     chat = gr.Chatbot(
         value=[
             {"role": "assistant", "content": disclosure(persona.name)},
@@ -764,7 +778,7 @@ def build_widget(h: Handlers) -> None:
         send = gr.Button("Send", variant="primary", scale=1, elem_id="widget-send")
     offer = inbox_form(h, session, "widget")
     for trigger in (box.submit, send.click):
-        trigger(h.respond, [box, chat, session], [chat, box, session], api_visibility="private").then(
+        trigger(h.respond_embed, [box, chat, session], [chat, box, session], api_visibility="private").then(
             h.inbox_offer, session, offer, api_visibility="private"
         )
 
@@ -919,10 +933,12 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
     # Gradio copies served files (such as CSV exports) into its temp folder: keep it under CLONE_HOME.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.home / "gradio-tmp"))
     persona = load_persona(settings.creator_dir)
-    # No valid, unexpired, matching consent manifest: no app (ConsentError says how to make one).
-    consent = verify_consent(
-        settings.creator_dir, persona, channel="web", trusted_key=settings.consent_public_key or None
-    )
+    # No valid, unexpired, matching consent manifest for at least one channel this app serves: no app
+    # (ConsentError says how to make one). Channels it does not list stay closed while the app runs.
+    trusted = settings.consent_public_key or None
+    consent = verify_consent(settings.creator_dir, persona, channel=None, trusted_key=trusted)
+    if not any(consent.allows(c) for c in SERVED_CHANNELS):
+        verify_consent(settings.creator_dir, persona, channel="web", trusted_key=trusted)  # raises, with the fix
     # The creator's answers from the inbox are indexed with the content, so they survive a restart.
     inbox = InboxStore(settings.database)
     clone = Clone.from_settings(
@@ -930,6 +946,7 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
         persona=persona,
         progress=lambda msg: print(msg, flush=True),
         extra_documents=inbox.answer_documents,
+        consent=ConsentGuard(settings.creator_dir, persona, trusted_key=trusted),
     )
     study = load_study(settings.study_file)
     # With CLONE_HF_DATASET set, completed records and deletions are also pushed to that dataset repo.
