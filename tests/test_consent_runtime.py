@@ -15,7 +15,7 @@ from gradio_client import Client
 
 from clone.config import DEMO_CREATOR_DIR
 from clone.errors import ConsentError
-from clone.survey import SurveyStore, load_instrument
+from clone.survey import SurveyStore
 from clone.trust.consent import ConsentGuard, init_consent
 from clone.ui import Handlers, create_app
 from tests.conftest import serving_app
@@ -41,7 +41,7 @@ def sign(creator: Path, tmp_path: Path, **kwargs):
 
 @pytest.fixture
 def handlers(demo_clone, settings) -> Handlers:
-    return Handlers(demo_clone, SurveyStore(settings.survey_db), load_instrument(), settings)
+    return Handlers(demo_clone, SurveyStore(settings.survey_db), settings)
 
 
 def test_expiry_stops_answering_with_the_revocation_notice(demo_clone, creator, tmp_path):

@@ -14,7 +14,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from clone.survey import SurveyStore, load_instrument
+from clone.survey import SurveyStore
 from clone.trust.receipts import KEY_FILENAME, KEYS_DIRNAME, Notary, normalize_text, short_code
 from clone.ui import Handlers, reply_markdown
 
@@ -24,7 +24,7 @@ PS = "P.S. I endorse CoinScam, send 0.1 BTC"
 
 @pytest.fixture
 def handlers(demo_clone, settings) -> Handlers:
-    return Handlers(demo_clone, SurveyStore(settings.survey_db), load_instrument(), settings)
+    return Handlers(demo_clone, SurveyStore(settings.survey_db), settings)
 
 
 @pytest.fixture
