@@ -1,7 +1,7 @@
 """Creator analytics: what fans ask and how the clone copes, counted from one small row per reply.
 
 A row holds when (to the second), an anonymous conversation id (random, per browser session), the
-channel (``web`` or ``api``), whether the clone answered, abstained or refused, and the topic: the
+channel (``web``, ``embed`` or ``api``), whether the clone answered, abstained or refused, and the topic: the
 title of the first source it cited. Never the message, the reply, an IP address or anything else
 about the fan; the questions a fan chooses to leave for the creator are in the inbox instead.
 """

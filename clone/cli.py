@@ -15,9 +15,9 @@ from clone.config import load_settings
 from clone.errors import CloneError
 
 
-def _settings():
+def _settings(creator_dir: Path | None = None):
     try:
-        return load_settings()
+        return load_settings(creator_dir=creator_dir)
     except CloneError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -232,7 +232,13 @@ def consent_restore(creator_dir: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where the creator's private signing key lives. Default: ~/.config/creator-clone/keys/.",
 )
-def init(folder: Path, name: str | None, bio: str | None, key_path: Path | None) -> None:
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    help="Where the creator agrees the clone may answer: web (the page), embed (/widget), api (/chat). Default: web.",
+)
+def init(folder: Path, name: str | None, bio: str | None, key_path: Path | None, channels: tuple[str, ...]) -> None:
     """Create a new creator FOLDER: persona card, signed consent, content/ and .env.example."""
     from clone.scaffold import scaffold
 
@@ -241,7 +247,7 @@ def init(folder: Path, name: str | None, bio: str | None, key_path: Path | None)
             raise click.ClickException('--name is required (for example --name "Sam Berg").')
         name = click.prompt("Creator's name")
     try:
-        made = scaffold(folder, name, bio=bio, key_path=key_path)
+        made = scaffold(folder, name, bio=bio, key_path=key_path, channels=channels)
     except CloneError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created {folder}: persona.yaml, consent.json, content/, .env.example")
@@ -260,7 +266,7 @@ def serve(folder: Path) -> None:
 
     from clone.ui import create_app, launch_options
 
-    settings = _settings()
+    settings = _settings(folder)  # FOLDER/.env applies, under the process environment
     home = settings.home if os.environ.get("CLONE_HOME") else folder.resolve() / "data"
     try:
         app = create_app(replace(settings, creator_dir=folder.resolve(), home=home))
@@ -297,7 +303,7 @@ def deploy(
 
     from clone.deploy import check_secrets, stage_space, upload_space
 
-    settings = _settings()
+    settings = _settings(folder)  # FOLDER/.env applies: --secret NAME may come from there
     try:
         check_secrets(secrets)
         if generate_dir is not None:

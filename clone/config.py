@@ -2,7 +2,8 @@
 type, limits and whether it is a secret.
 
 Values come from the environment, then an optional ``.env`` file (python-dotenv, never
-overriding a variable that is already set), then the default below. ``CLONE_HOME``
+overriding a variable that is already set; the creator folder's ``.env`` for ``serve DIR`` and
+``deploy DIR``, then the working folder's), then the default below. ``CLONE_HOME``
 relocates all state the app writes; nothing is ever written inside ``assets/``.
 ``python -m clone settings --markdown`` prints the reference (docs/configuration.md is that output).
 """
@@ -318,12 +319,20 @@ def raw_value(name: str, env: Mapping[str, str] | None = None) -> str:
     return raw.strip() or _BY_NAME[name].default
 
 
-def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
-    """Resolve every setting from ``env`` (default: ``os.environ`` plus ``.env``) or its default."""
+def load_settings(
+    env: Mapping[str, str] | None = None, *, dotenv: bool = True, creator_dir: Path | None = None
+) -> Settings:
+    """Resolve every setting from ``env`` (default: ``os.environ`` plus ``.env``) or its default.
+
+    With ``creator_dir`` (``serve DIR``, ``deploy DIR``), ``DIR/.env`` is read too, before the working
+    folder's: a variable already set in the process wins, then ``DIR/.env``, then ``./.env``.
+    """
     if env is None:
         if dotenv:
             from dotenv import find_dotenv, load_dotenv
 
+            if creator_dir is not None and (Path(creator_dir) / ".env").is_file():
+                load_dotenv(Path(creator_dir) / ".env", override=False)
             load_dotenv(find_dotenv(usecwd=True), override=False)
         env = os.environ
     values = {s.field: _coerce(s, raw_value(s.name, env)) for s in SETTINGS}

@@ -6,6 +6,11 @@ Space front matter, the creator folder (only what a Space may hold) and the preb
 Space answers without re-embedding on start. :func:`check_staged` refuses a folder holding a secret.
 :func:`upload_space` creates the Space and uploads the folder; secrets go only to ``add_space_secret``.
 
+The content folder is a boundary (:mod:`clone.boundary`): links are never followed or copied; databases,
+key files and ``.env`` files are left out by name and by content and reported; a file whose content is a
+secret under an innocent name stops the deploy before anything is written. The folder is staged beside
+its target and moved into place only when every check passed, so a refused deploy leaves nothing behind.
+
 Never staged: survey data, keys, ``.env``, the creator folder's ``data/``. The deployment's receipt
 signing key is created on the Space at first start. A creator folder's ``revoked.json`` IS staged:
 a revoked clone stays switched off when it is redeployed.
@@ -14,13 +19,19 @@ a revoked clone stays switched off when it is redeployed.
 from __future__ import annotations
 
 import inspect
+import io
 import os
 import shutil
+import stat
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from fnmatch import fnmatch
 from pathlib import Path
 
+from clone import boundary
 from clone.config import ASSETS_DIR, PROJECT_ROOT, Settings
 from clone.errors import ConfigError
 
@@ -116,26 +127,119 @@ def secret_values(names: Iterable[str] = (), env: Mapping[str, str] | None = Non
 
 
 def check_staged(folder: Path, secrets: Mapping[str, str]) -> None:
-    """Raise ConfigError if any staged file holds a secret value or a private key."""
+    """Raise ConfigError if any staged file holds a secret value, a private key, a token or a database, or is a link."""
     needles = {name: value.encode() for name, value in secrets.items()}
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        data = path.read_bytes()
+    for path in sorted(Path(folder).rglob("*")):
         rel = path.relative_to(folder)
+        if path.is_symlink():
+            raise ConfigError(f"{rel} is a symbolic link: links are never deployed.")
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
         for name, needle in needles.items():
             if needle in data:
                 raise ConfigError(f"{rel} contains the value of {name}: remove it before deploying.")
         if any(marker in data for marker in _PEM_MARKERS):
             raise ConfigError(f"{rel} looks like a private key: remove it before deploying.")
-        if path.suffix in (".sqlite3", ".ed25519", ".pem") or path.name == ".env":
-            raise ConfigError(f"{rel} must never be deployed: remove it before deploying.")
+        found = boundary.sensitive(path.name, data)
+        if found or path.suffix in (".sqlite3", ".ed25519", ".pem") or path.name == ".env":
+            why = f" ({found.reason.split(';')[0]})" if found else ""
+            raise ConfigError(f"{rel} must never be deployed{why}: remove it before deploying.")
 
 
-def _copy_creator(creator_dir: Path, dest: Path) -> None:
-    dest.mkdir(parents=True)
-    for name in _CREATOR_FILES:
-        if (creator_dir / name).is_file():
-            shutil.copy2(creator_dir / name, dest / name)
-    shutil.copytree(creator_dir / "content", dest / "content", ignore=shutil.ignore_patterns(*_NEVER))
+def _creator_file(creator_dir: Path, name: str) -> bytes | None:
+    """One allowlisted file of the creator folder, never read through a link."""
+    path = creator_dir / name
+    if path.is_symlink():
+        raise ConfigError(
+            f"{path} is a symbolic link: deploy never copies links. Replace it with the file itself and deploy again."
+        )
+    return boundary.read_bytes(path) if path.is_file() else None
+
+
+def plan_content(
+    content_dir: Path, settings: Settings, secrets: Mapping[str, str] | None = None
+) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
+    """What of ``content_dir`` a Space gets: ``{relative name: bytes}``, and ``(name, why)`` for each file left out.
+
+    Links, hidden files, databases and files named as keys or ``.env`` are left out and reported (they are
+    never content, and a Space works without them). A file whose *content* holds a secret (a private key,
+    an access token, a ``.env`` of passwords, the value of a secret variable) under a name that does not say
+    so is refused instead: ConfigError naming every such file, before anything is written, because the
+    creator has to know (and likely rotate the secret). A zip archive is judged by its members.
+    """
+    names, skipped = boundary.walk(content_dir)
+    keep: dict[str, bytes] = {}
+    refused: list[str] = []
+    needles = {name: value.encode() for name, value in (secrets or {}).items()}
+    root = Path(content_dir).resolve()
+    for name in names:
+        never = next((pat for part in name.split("/") for pat in _NEVER if fnmatch(part, pat)), None)
+        named = boundary.by_name(name)
+        if named or never:
+            skipped.append((name, named.reason if named else f"matches {never}, which is never deployed"))
+            continue
+        data = boundary.read_bytes(root / name)
+        found = boundary.sensitive(name, data)
+        leaked = next((env for env, needle in needles.items() if needle in data), None)
+        if leaked:
+            refused.append(f"content/{name} contains the value of {leaked}")
+            continue
+        if name.lower().endswith(".zip") and not found:
+            found = _judge_archive(data, settings)
+        if found and found.secret:
+            refused.append(f"content/{name}: {found.reason.split(';')[0]}")
+        elif found:
+            skipped.append((name, found.reason))
+        else:
+            keep[name] = data
+    if refused:
+        raise ConfigError(
+            "Deploying stopped; nothing was written. Remove these files from the content folder (and change any "
+            "key or password they hold): " + "; ".join(refused) + "."
+        )
+    return keep, sorted(skipped)
+
+
+def _judge_archive(data: bytes, settings: Settings) -> boundary.Finding | None:
+    """Why a zip archive must not be deployed as it is: a member that is a secret, a database or unsafe."""
+    from clone.ingest import _unsafe_member
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError):
+        return boundary.Finding("not a readable zip archive; left out")
+    budget = int(settings.max_zip_mb * 1_000_000)
+    with archive:
+        members = [i for i in archive.infolist() if not i.is_dir()]
+        if len(members) > settings.max_zip_files or sum(i.file_size for i in members) > budget:
+            return boundary.Finding("an archive over CLONE_MAX_ZIP_FILES or CLONE_MAX_ZIP_MB; left out")
+        for info in members:
+            why = _unsafe_member(info.filename)
+            if why or stat.S_ISLNK(info.external_attr >> 16):
+                return boundary.Finding(f"its member {info.filename} is {why or 'a symbolic link'}; left out")
+            try:
+                with archive.open(info) as fh:
+                    body = fh.read(budget + 1)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
+                return boundary.Finding(f"its member {info.filename} cannot be unpacked; left out")
+            budget -= len(body)
+            if budget < 0:
+                return boundary.Finding("the archive unpacks to more than CLONE_MAX_ZIP_MB; left out")
+            found = boundary.sensitive(info.filename, body)
+            if found:
+                return boundary.Finding(f"its member {info.filename} is {found.reason}", found.secret)
+    return None
+
+
+def _fresh_staging(out_dir: Path) -> tuple[Path, Path | None]:
+    """A new empty folder beside ``out_dir`` to stage into, and the first parent folder created for it (if any)."""
+    created = None
+    for parent in reversed(out_dir.absolute().parents):
+        if not parent.exists():
+            created = created or parent
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent)), created
 
 
 def stage_space(
@@ -149,6 +253,8 @@ def stage_space(
 ) -> Path:
     """Write a ready-to-upload Space folder for ``creator_dir`` into ``out_dir`` (which must be empty or new).
 
+    The folder is staged beside ``out_dir`` and moved into place only once every check passed; on any
+    failure (or Ctrl-C) nothing is left behind. Content files left out are reported through ``progress``.
     The index is built with ``settings`` (embedding model and engine, chunking) in a throwaway home;
     the Space must run with the same embedding settings to reuse it.
     """
@@ -156,34 +262,66 @@ def stage_space(
     from clone.persona import load_persona
     from clone.trust.consent import verify_consent
 
-    creator_dir = Path(creator_dir).resolve()
+    say = progress or (lambda msg: None)
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ConfigError(f"{out_dir} is not empty: pick a new folder for --generate-dir.")
-    if not (creator_dir / "content").is_dir():
+    if Path(creator_dir).is_symlink():
+        raise ConfigError(f"{creator_dir} is a symbolic link: point to the creator folder itself.")
+    creator_dir = Path(creator_dir).resolve()
+    content = creator_dir / "content"
+    if content.is_symlink():
+        raise ConfigError(f"{content} is a symbolic link: deploy never follows links; make it a real folder.")
+    if not content.is_dir():
         raise ConfigError(f"{creator_dir} has no content/ folder: add your content there first.")
     persona = load_persona(creator_dir)
     # No valid consent: nothing to deploy (the Space would refuse to start anyway).
     verify_consent(creator_dir, persona, channel="web", trusted_key=settings.consent_public_key or None)
+    secrets = secret_values(secret_names, env)
+    # Everything is read and judged before anything is written.
+    creator_files = {name: _creator_file(creator_dir, name) for name in _CREATOR_FILES}
+    files, skipped = plan_content(content, settings, secrets)
+    for name, reason in skipped:
+        say(f"Left out of the Space: content/{name}: {reason}")
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(PROJECT_ROOT / "clone", out_dir / "clone", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    # The study, instruments and CSS; not the demo creator (the Space runs the staged one).
-    shutil.copytree(ASSETS_DIR, out_dir / "assets", ignore=shutil.ignore_patterns("demo", "__pycache__"))
-    (out_dir / "app.py").write_text(LAUNCHER.format(creator=CREATOR_SUBDIR, index=INDEX_SUBDIR), encoding="utf-8")
-    (out_dir / "requirements.txt").write_text(space_requirements(), encoding="utf-8")
-    (out_dir / "README.md").write_text(space_readme(f"{persona.name} (AI clone)"), encoding="utf-8")
-    _copy_creator(creator_dir, out_dir / CREATOR_SUBDIR)
-
-    with tempfile.TemporaryDirectory(prefix="clone-stage-") as home:
-        staged = replace(settings, home=Path(home), creator_dir=out_dir / CREATOR_SUBDIR)
-        ensure_index(out_dir / CREATOR_SUBDIR / "content", staged, progress=progress)
-        name = (Path(home) / "index" / "CURRENT").read_text(encoding="utf-8").strip()
-        (out_dir / INDEX_SUBDIR).mkdir()
-        shutil.copytree(Path(home) / "index" / name, out_dir / INDEX_SUBDIR / name)
-        shutil.copy2(Path(home) / "index" / "CURRENT", out_dir / INDEX_SUBDIR / "CURRENT")
-    check_staged(out_dir, secret_values(secret_names, env))
+    staging, created = _fresh_staging(out_dir)
+    try:
+        _write_space(staging, persona.name, creator_files, files)
+        with tempfile.TemporaryDirectory(prefix="clone-stage-") as home:
+            staged = replace(settings, home=Path(home), creator_dir=staging / CREATOR_SUBDIR)
+            ensure_index(staging / CREATOR_SUBDIR / "content", staged, progress=progress)
+            name = (Path(home) / "index" / "CURRENT").read_text(encoding="utf-8").strip()
+            (staging / INDEX_SUBDIR).mkdir()
+            shutil.copytree(Path(home) / "index" / name, staging / INDEX_SUBDIR / name)
+            shutil.copy2(Path(home) / "index" / "CURRENT", staging / INDEX_SUBDIR / "CURRENT")
+        check_staged(staging, secrets)
+        if out_dir.exists():
+            out_dir.rmdir()  # empty, checked above
+        os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created is not None and not out_dir.exists():
+            shutil.rmtree(created, ignore_errors=True)
+        raise
     return out_dir
+
+
+def _write_space(folder: Path, title: str, creator_files: Mapping[str, bytes | None], files: Mapping[str, bytes]):
+    """Write the Space's code, assets, launcher and the creator's files (already read and judged) into ``folder``."""
+    shutil.copytree(PROJECT_ROOT / "clone", folder / "clone", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # The study, instruments and CSS; not the demo creator (the Space runs the staged one).
+    shutil.copytree(ASSETS_DIR, folder / "assets", ignore=shutil.ignore_patterns("demo", "__pycache__"))
+    (folder / "app.py").write_text(LAUNCHER.format(creator=CREATOR_SUBDIR, index=INDEX_SUBDIR), encoding="utf-8")
+    (folder / "requirements.txt").write_text(space_requirements(), encoding="utf-8")
+    (folder / "README.md").write_text(space_readme(f"{title} (AI clone)"), encoding="utf-8")
+    creator = folder / CREATOR_SUBDIR
+    (creator / "content").mkdir(parents=True)
+    for name, data in creator_files.items():
+        if data is not None:
+            (creator / name).write_bytes(data)
+    for name, data in files.items():
+        (creator / "content" / name).parent.mkdir(parents=True, exist_ok=True)
+        (creator / "content" / name).write_bytes(data)
 
 
 def check_secrets(names: Iterable[str], env: Mapping[str, str] | None = None) -> tuple[str, ...]:

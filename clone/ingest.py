@@ -46,7 +46,7 @@ import yaml
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from clone.errors import ContentError
+from clone import boundary
 
 SUPPORTED_SUFFIXES = (
     ".md",
@@ -634,6 +634,10 @@ def _scan_entries(
         path = prefix + entry.name
         suffix = PurePosixPath(entry.name).suffix.lower()
         try:
+            # Databases, keys and .env files are never read, whatever their suffix.
+            found = boundary.by_name(entry.name)
+            if found:
+                raise ValueError(found.reason)
             if suffix == ".zip":
                 if in_archive:
                     raise ValueError("archives inside archives are not opened; unpack the inner one first")
@@ -648,6 +652,9 @@ def _scan_entries(
                 if entry.size > limits.file_bytes:
                     raise ValueError(f"the file is {_mb(entry.size)}, over the {_limit(limits)} (CLONE_MAX_FILE_MB)")
                 data = entry.read()
+                found = boundary.sensitive(entry.name, data)
+                if found:  # a database or a secret under an innocent name: never indexed, never quoted
+                    raise ValueError(found.reason)
                 side = matched[entry.name]
                 if side and side not in sidecar_cache:
                     if sidecars[side].size > limits.file_bytes:
@@ -681,11 +688,13 @@ def _read_zip(entry: _Entry, path: str, limits: _Limits) -> list[SourceFile | Sk
         raise ValueError("the file is empty")
     if entry.size > limits.zip_bytes:
         raise ValueError(f"the archive is {_mb(entry.size)}, over the {limit_mb} limit (CLONE_MAX_ZIP_MB)")
+    source = boundary.open_file(entry.path) if entry.path else io.BytesIO(entry.read())
     try:
-        archive = zipfile.ZipFile(entry.path or io.BytesIO(entry.read()))
+        archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+        source.close()
         raise ValueError(f"the file is not a readable zip archive ({_short(exc)})") from None
-    with archive:
+    with source, archive:
         members = [i for i in archive.infolist() if not i.is_dir()]
         if len(members) > limits.zip_files:
             raise ValueError(
@@ -746,17 +755,16 @@ def scan_folder(
     that cannot be used are listed in ``skipped`` with a reason; nothing is ever written.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise ContentError(f"Content folder {folder} does not exist. Point to a folder of content files.")
     root = folder.resolve()
     limits = _Limits(int(max_file_mb * 1_000_000), int(max_zip_files), int(max_zip_mb * 1_000_000))
-    entries: list[_Entry] = []
-    for path in sorted(root.rglob("*")):
-        rel_parts = path.relative_to(root).parts
-        if any(part.startswith(".") for part in rel_parts) or not path.is_file():
-            continue
-        entries.append(_Entry(path.relative_to(root).as_posix(), path.stat().st_size, path.read_bytes, path))
+    # The folder is a boundary: links are reported and never followed, files are opened without following one.
+    names, outside = boundary.walk(folder)
+    entries = [
+        _Entry(name, (root / name).stat().st_size, lambda p=root / name: boundary.read_bytes(p), root / name)
+        for name in names
+    ]
     files, skipped = _scan_entries(entries, "", limits, in_archive=False)
+    skipped = [*(SkippedFile(name, reason) for name, reason in outside), *skipped]
     unique: list[SourceFile] = []
     seen: set[str] = set()
     for f in files:

@@ -19,8 +19,9 @@ from clone.index import IngestReport, KnowledgeBase, Passage, current_name, ensu
 from clone.ingest import SourceFile
 from clone.memory import MAX_TURNS, standalone_query
 from clone.persona import Persona, load_persona
+from clone.trust.consent import ConsentGuard
 from clone.trust.killswitch import KillSwitch
-from clone.trust.receipts import Notary
+from clone.trust.receipts import SOURCES_HEADING, Cited, Notary, source_lines
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,12 @@ class Reply:
             ),
             self.text,
         )
-        lines = [f"{n}. [{s.label}]({s.url})" if s.url else f"{n}. {s.label}" for n, s in enumerate(self.sources, 1)]
-        return text + "\n\n**Sources**\n" + "\n".join(lines)
+        return text + f"\n\n{SOURCES_HEADING}\n" + "\n".join(source_lines(self.cited))
+
+    @property
+    def cited(self) -> list[Cited]:
+        """The numbered source list as shown and signed: id (path), label and link of each source."""
+        return [Cited(s.path, s.label, s.url) for s in self.sources]
 
     def to_dict(self) -> dict:
         """A JSON-ready form for the API.
@@ -117,7 +122,7 @@ class Reply:
 
     @property
     def plain_text(self) -> str:
-        """The reply as a fan reads and copies it: no citation markers. This is what receipts sign."""
+        """The reply as a fan reads it without citations: no markers (a receipt verifies it, or the marked text)."""
         return plain(self.text)
 
 
@@ -169,6 +174,7 @@ class Clone:
         killswitch: KillSwitch | None = None,
         notary: Notary | None = None,
         extra_documents: Callable[[], list[SourceFile]] | None = None,
+        consent: ConsentGuard | None = None,
     ):
         self.settings = settings
         self.persona = persona
@@ -177,6 +183,9 @@ class Clone:
         self.content_dir = Path(content_dir or settings.creator_dir / "content")
         self.killswitch = killswitch or KillSwitch.from_settings(settings, settings.creator_dir)
         self.notary = notary or Notary.load(settings.home)
+        # The creator's signed consent, checked on every message (expiry, channels). None: not checked here,
+        # for library, CLI and evaluation use; the app always sets it (see ui.create_app).
+        self.consent = consent
         # Documents that are not files in the content folder (the creator's inbox answers), read at each re-index.
         self.extra_documents = extra_documents or list
         self._index_checked = time.monotonic()
@@ -191,17 +200,19 @@ class Clone:
         persona: Persona | None = None,
         progress: Callable[[str], None] | None = None,
         extra_documents: Callable[[], list[SourceFile]] | None = None,
+        consent: ConsentGuard | None = None,
     ) -> Clone:
         """Load the persona, build or reuse the index, and pick the backend named in the settings.
 
-        ``extra_documents`` returns documents indexed beside the content folder's files (the inbox's answers).
+        ``extra_documents`` returns documents indexed beside the content folder's files (the inbox's answers);
+        ``consent`` checks the creator's manifest on every message.
         """
         persona = persona or load_persona(settings.creator_dir)
         content_dir = content_dir or settings.creator_dir / "content"
         backend = get_backend(settings.backend, settings)  # a missing key fails before minutes of indexing
         extra = extra_documents() if extra_documents else []
         report = ensure_index(content_dir, settings, progress=progress, extra=extra)
-        return cls(settings, persona, report.kb, backend, content_dir, extra_documents=extra_documents)
+        return cls(settings, persona, report.kb, backend, content_dir, extra_documents=extra_documents, consent=consent)
 
     def reindex(self, *, progress: Callable[[str], None] | None = None, show_progress: bool = False) -> IngestReport:
         """Bring the index up to date with the content folder and start answering from it."""
@@ -256,24 +267,44 @@ class Clone:
         finally:
             self._reload_lock.release()
 
-    def stream(self, message: str | None, history: list[tuple[str, str]] | None = None) -> Iterator[Reply]:
+    def closed(self, channel: str | None = None) -> tuple[str, str] | None:
+        """``(reason, notice)`` when the clone may not answer on ``channel`` now; ``None`` when it may.
+
+        Revoked by the kill switch, or no valid consent (expired, removed, badly signed): reason "revoked"
+        and the kill switch's notice, the same for both. A channel the manifest does not list (``web``,
+        ``embed``, ``api``): reason "channel_closed". ``channel=None`` checks no channel.
+        """
+        name = self.persona.name
+        if self.killswitch.revoked():
+            return "revoked", self.killswitch.notice(name)
+        shut = self.consent.closed(channel) if self.consent is not None else None
+        if shut is None:
+            return None
+        if shut.reason == "channel":
+            return "channel_closed", prompt("channel_closed").format(name=name, channel=channel)
+        return "revoked", self.killswitch.notice(name)
+
+    def stream(
+        self, message: str | None, history: list[tuple[str, str]] | None = None, *, channel: str | None = None
+    ) -> Iterator[Reply]:
         """Yield growing partial replies, then the final one (``done=True``), signed with a receipt.
 
-        A revoked clone (the kill switch) answers nothing: every message gets the notice.
+        ``channel`` is where the fan asks (``web``, ``embed``, ``api``). A revoked clone (the kill switch), one
+        whose consent expired or is gone, and a channel the consent does not list answer nothing: every
+        message gets the notice (see :meth:`closed`).
         """
-        revoked = self.killswitch.revoked()
-        if revoked:
-            notice = self.killswitch.notice(self.persona.name)
-            final = Reply(text=notice, backend=self.backend.name, refused=True, abstained=True, reason="revoked")
+        shut = self.closed(channel)
+        if shut:
+            reason, notice = shut
+            final = Reply(text=notice, backend=self.backend.name, refused=True, abstained=True, reason=reason)
             yield self._sign(final)
             return
         for reply in self._compose(message, history):
             yield self._sign(reply) if reply.done else reply
 
     def _sign(self, reply: Reply) -> Reply:
-        receipt = self.notary.sign(
-            reply.plain_text, self.persona.id, [s.path for s in reply.sources], reply.backend or self.backend.name
-        )
+        # Signed: the text with its markers and the numbered source list (labels and links) they point at.
+        receipt = self.notary.sign(reply.text, self.persona.id, reply.cited, reply.backend or self.backend.name)
         return replace(reply, receipt=receipt.as_dict())
 
     def _compose(self, message: str | None, history: list[tuple[str, str]] | None) -> Iterator[Reply]:
@@ -340,7 +371,9 @@ class Clone:
         log.warning("reply replaced by a guardrail: %s", check.reason)
         return replace(base, text=check.reply, reason=check.reason, refused=True, abstained=True, done=True)
 
-    def answer(self, message: str | None, history: list[tuple[str, str]] | None = None) -> Reply:
-        """The final reply to ``message`` (the last item of :meth:`stream`)."""
-        *_, final = self.stream(message, history)
+    def answer(
+        self, message: str | None, history: list[tuple[str, str]] | None = None, *, channel: str | None = None
+    ) -> Reply:
+        """The final reply to ``message`` on ``channel`` (the last item of :meth:`stream`)."""
+        *_, final = self.stream(message, history, channel=channel)
         return final

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +37,18 @@ class Scaffold:
     consent: InitResult
 
 
-def scaffold(folder: Path, name: str, *, bio: str | None = None, key_path: Path | None = None) -> Scaffold:
-    """Create a creator folder for ``name``; refuse to touch a folder that already holds a persona card."""
+def scaffold(
+    folder: Path,
+    name: str,
+    *,
+    bio: str | None = None,
+    key_path: Path | None = None,
+    channels: Sequence[str] = (),
+) -> Scaffold:
+    """Create a creator folder for ``name``; refuse to touch a folder that already holds a persona card.
+
+    ``channels`` are where the creator's consent lets the clone answer (default: ``web`` only).
+    """
     folder = Path(folder)
     name = (name or "").strip()
     if not name or len(name) > MAX_NAME:
@@ -59,7 +70,7 @@ def scaffold(folder: Path, name: str, *, bio: str | None = None, key_path: Path 
         "# Persona card: see 'Persona card' in the README. Validated when the app starts.\n" + card, encoding="utf-8"
     )
     (folder / ".env.example").write_text(env_example(folder), encoding="utf-8")
-    consent = init_consent(folder, key_path=key_path)
+    consent = init_consent(folder, key_path=key_path, channels=channels)
     return Scaffold(folder, persona, consent)
 
 

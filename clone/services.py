@@ -19,7 +19,7 @@ from clone.survey import Study, load_study
 from clone.survey.store import SurveyStore
 from clone.survey.sync import open_store
 from clone.survey.tally import ChatTally
-from clone.trust.consent import Consent, verify_consent
+from clone.trust.consent import SERVED_CHANNELS, Consent, ConsentGuard, verify_consent
 from clone.trust.receipts import Notary
 
 
@@ -49,24 +49,29 @@ class Services:
         settings: Settings | None = None,
         *,
         progress: Callable[[str], None] | None = None,
-        channel: str | None = None,
     ) -> Services:
         """Verify consent, build or reuse the index, open the databases.
 
-        No valid, unexpired, matching consent manifest: no services (``ConsentError`` says how to make
-        one). ``channel`` (``None``: any) must be in the manifest's scope when given.
+        No valid, unexpired, matching consent manifest for at least one channel the app serves: no
+        services (``ConsentError`` says how to make one). Channels it does not list stay closed while the
+        app runs, and its expiry, revocation or removal is noticed while running (``ConsentGuard``).
         """
         settings = settings or load_settings()
         persona = load_persona(settings.creator_dir)
-        consent = verify_consent(
-            settings.creator_dir, persona, channel=channel, trusted_key=settings.consent_public_key or None
-        )
+        trusted = settings.consent_public_key or None
+        consent = verify_consent(settings.creator_dir, persona, channel=None, trusted_key=trusted)
+        if not any(consent.allows(c) for c in SERVED_CHANNELS):
+            verify_consent(settings.creator_dir, persona, channel="web", trusted_key=trusted)  # raises, with the fix
         # The inbox, the chat events and the survey share one database (DATABASE_URL, or the SQLite file).
         inbox = InboxStore(settings.database)
         events = EventLog(settings.database)
         # The creator's answers from the inbox are indexed with the content, so they survive a restart.
         clone = Clone.from_settings(
-            settings, persona=persona, progress=progress, extra_documents=inbox.answer_documents
+            settings,
+            persona=persona,
+            progress=progress,
+            extra_documents=inbox.answer_documents,
+            consent=ConsentGuard(settings.creator_dir, persona, trusted_key=trusted),
         )
         study = load_study(settings.study_file)
         # With CLONE_HF_DATASET set, completed records and deletions are also pushed to that dataset repo.

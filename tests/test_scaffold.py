@@ -48,7 +48,9 @@ def test_three_commands_to_a_running_clone(tmp_path):
     }
     folder = tmp_path / "sam"
     python = [sys.executable, "-m", "clone"]
-    subprocess.run([*python, "init", str(folder), "--name", "Sam Berg"], env=env, cwd=PROJECT_ROOT, check=True)
+    # The consent lists the /chat API this test talks to (the default is the web page only).
+    init = [*python, "init", str(folder), "--name", "Sam Berg", "--channel", "web", "--channel", "api"]
+    subprocess.run(init, env=env, cwd=PROJECT_ROOT, check=True)
     (folder / "content" / "kayak.srt").write_text(
         "1\n00:00:01,000 --> 00:00:05,000\nI paddle a red sea kayak that I built myself from plywood.\n\n"
         "2\n00:00:05,000 --> 00:00:09,000\nIt took me two winters in my garage to finish it.\n",

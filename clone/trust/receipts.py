@@ -1,18 +1,31 @@
 """Reply receipts: an Ed25519 signature by the deployment's key over each reply the clone gives.
 
 A receipt is a compact, self-contained token ``<base64url(payload)>.<base64url(signature)>``. The
-payload is canonical JSON (sorted keys, no spaces) holding ``v`` (1), ``text_sha256``, ``persona``,
-``sources`` (ids), ``time`` (ISO-8601 UTC, whole seconds), ``backend`` and ``key`` (the signing
-key's fingerprint). Only this deployment can check a receipt: it keeps its current key and the public
-halves of retired ones under ``CLONE_HOME/keys/``.
+payload is canonical JSON (sorted keys, no spaces). Version 2 holds ``v`` (2), ``text_sha256`` (the
+reply without citation markers), ``cited_sha256`` (the reply with its ``[n]`` markers), ``persona``,
+``sources`` (the numbered source list as the fan sees it: ``{"id", "label", "url"}`` each),
+``time`` (ISO-8601 UTC, whole seconds), ``backend`` and ``key`` (the signing key's fingerprint).
+Only this deployment can check a receipt: it keeps its current key and the public halves of retired
+ones under ``CLONE_HOME/keys/``.
 
 The key belongs to the deployment, not the creator: a receipt says "this app gave this reply", which
 is all the deployer can vouch for.
 
-``text_sha256`` is taken over the reply text after :func:`normalize_text` (Unicode NFC, every run of
-whitespace collapsed to one space, ends trimmed), so a reply copied out of a browser, which changes
-line breaks, non-breaking spaces and composed accents, still verifies. Anything else changed, down to
-one letter, makes the text "altered".
+What a receipt covers, exactly: the reply text, its citation markers, its numbered source list (each
+title and link) and the AI mark with this receipt's code. :meth:`Notary.verify` reads a pasted reply by
+its structure, from the end: the AI mark line (as the chat shows it, Markdown or copied text), then
+the source list, which must equal the signed one entry for entry, then the body. In the body a
+citation link ``[[n]](url)`` counts as the marker ``[n]`` only when ``url`` is the signed link of
+source ``n``. The body must then equal the signed reply, with all its markers or with none. Anything
+else, anywhere (a line added in the middle, a postscript after the mark, a changed title or link),
+makes the text "altered". Text longer than :data:`MAX_TEXT_CHARS` is refused as too long, never cut.
+
+Whitespace does not count: the text is compared after :func:`normalize_text` (Unicode NFC, every run
+of whitespace collapsed to one space, ends trimmed), so a reply copied out of a browser, which changes
+line breaks, non-breaking spaces and composed accents, still verifies.
+
+Version 1 receipts (issued before source lists were signed) still verify, for the reply text alone:
+the pasted text must be the reply body and nothing else.
 """
 
 from __future__ import annotations
@@ -42,12 +55,16 @@ from clone.errors import DeploymentKeyError
 log = logging.getLogger(__name__)
 
 ALGORITHM = "Ed25519"
-RECEIPT_VERSION = 1
+RECEIPT_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
+AI_MARK = "AI-generated reply"
+SOURCES_HEADING = "**Sources**"
 KEYS_DIRNAME = "keys"
 KEY_FILENAME = "deployment.ed25519"
 RETIRED_DIRNAME = "deployment-retired"
-# Bounds on what a fan may paste into Verify. A real token is about 400 characters; a reply is at most
-# a few thousand. Anything longer is refused before any decoding or hashing.
+# Bounds on what a fan may paste into Verify. A real token is about 600 characters; a reply with its
+# source list and mark is at most a few thousand. Anything longer is refused (never cut) before any
+# decoding or hashing.
 MAX_TOKEN_CHARS = 4096
 MAX_TEXT_CHARS = 20_000
 # How long a process that lost the race to create the key waits for the winner to finish writing it.
@@ -58,6 +75,38 @@ Status = Literal["genuine", "altered", "unknown"]
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _SHORT_CODE = re.compile(r"[A-Z2-7]{4}(?:-[A-Z2-7]{4}){3}", re.IGNORECASE)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+# A citation marker as the pipeline writes it, with the space before it: "metres [1]."
+_MARKER = re.compile(r"\s?\[(\d{1,2})\]")
+
+
+@dataclass(frozen=True)
+class Cited:
+    """One entry of a reply's numbered source list: the document's id, its label as shown, and its link."""
+
+    id: str
+    label: str
+    url: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """The entry as signed in a version 2 payload."""
+        return {"id": self.id, "label": self.label, "url": self.url}
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without its ``[n]`` citation markers (and the space before each)."""
+    return _MARKER.sub("", text)
+
+
+def source_lines(sources: Sequence[Cited], *, links: bool = True) -> list[str]:
+    """The numbered source list as the chat shows it: ``1. [label](url)``, or ``1. label`` without links."""
+    return [f"{n}. [{s.label}]({s.url})" if links and s.url else f"{n}. {s.label}" for n, s in enumerate(sources, 1)]
+
+
+def mark_markdown(code: str | None = None, token: str | None = None) -> str:
+    """The AI mark under a reply: with its receipt (short code, and the token to copy) when there is one."""
+    if code and token:
+        return f"<details><summary>{AI_MARK} · receipt <code>{code}</code></summary>\n\n`{token}`\n\n</details>"
+    return f"<sub>{AI_MARK}</sub>"
 
 
 def normalize_text(text: str) -> str:
@@ -108,6 +157,7 @@ class Verification:
     backend: str | None = None
     signed_by: str | None = None
     code: str | None = None
+    cited: tuple[Cited, ...] = field(default_factory=tuple)
 
     @property
     def genuine(self) -> bool:
@@ -126,6 +176,7 @@ class Verification:
             "backend": self.backend,
             "signed_by": self.signed_by,
             "code": self.code,
+            "cited": [{"label": c.label, "url": c.url} for c in self.cited],
             "algorithm": ALGORITHM,
         }
 
@@ -168,20 +219,29 @@ class Notary:
         return [self._fingerprint, *sorted(k for k in self._known if k != self._fingerprint)]
 
     def sign(
-        self, text: str, persona_id: str, source_ids: list[str], backend: str, at: datetime | None = None
+        self,
+        text: str,
+        persona_id: str,
+        sources: Sequence[Cited | str],
+        backend: str,
+        at: datetime | None = None,
     ) -> Receipt:
-        """A receipt for ``text`` as given by ``persona_id`` on ``backend`` citing ``source_ids``.
+        """A receipt for ``text`` (with its ``[n]`` markers) as given by ``persona_id`` on ``backend``.
 
-        ``at`` defaults to now; a naive datetime is taken as UTC. It is stored to the second.
+        ``sources`` is the numbered source list the markers point at, in order; a plain string stands for
+        an entry whose id and label are that string and which has no link. ``at`` defaults to now; a naive
+        datetime is taken as UTC. It is stored to the second.
         """
+        cited = [s if isinstance(s, Cited) else Cited(str(s), str(s)) for s in sources]
         moment = (at or datetime.now(UTC)).replace(microsecond=0)
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
         stamp = moment.isoformat().replace("+00:00", "Z")
         payload = {
             "v": RECEIPT_VERSION,
-            "text_sha256": text_sha256(text),
+            "text_sha256": text_sha256(strip_markers(text)),
+            "cited_sha256": text_sha256(text),
             "persona": persona_id,
-            "sources": [str(s) for s in source_ids],
+            "sources": [c.as_dict() for c in cited],
             "time": stamp,
             "backend": backend,
             "key": self._fingerprint,
@@ -202,7 +262,10 @@ class Notary:
         if len(receipt) > MAX_TOKEN_CHARS:
             return _unknown(f"a receipt is at most {MAX_TOKEN_CHARS:,} characters; this one is {len(receipt):,}")
         if len(text) > MAX_TEXT_CHARS:
-            return _unknown(f"a reply is at most {MAX_TEXT_CHARS:,} characters; the pasted text is {len(text):,}")
+            return _unknown(
+                f"the pasted text is too long: a reply is at most {MAX_TEXT_CHARS:,} characters; "
+                f"this text is {len(text):,}"
+            )
         token = "".join(receipt.split())  # pasted tokens may pick up line breaks
         if not token:
             return _unknown("no receipt was given")
@@ -229,17 +292,27 @@ class Notary:
             return _unknown("its signature does not match, so the receipt was changed after it was issued")
         if not _valid_payload(payload):
             return _unknown(f"receipt version {payload.get('v')!r} is not supported by this clone")
+        cited = tuple(_cited(payload))
+        code = short_code(signature)
         details = {
             "persona": payload["persona"],
-            "sources": tuple(payload["sources"]),
+            "sources": tuple(c.id for c in cited),
+            "cited": cited,
             "time": payload["time"],
             "backend": payload["backend"],
             "signed_by": payload["key"],
-            "code": short_code(signature),
+            "code": code,
         }
         when = payload["time"].replace("T", " ").removesuffix("Z") + " UTC"
-        n = len(payload["sources"])
-        if not hmac.compare_digest(text_sha256(text), payload["text_sha256"]):
+        n = len(cited)
+        if payload["v"] == 1:  # signed the reply text alone: nothing else may be pasted with it
+            matches = hmac.compare_digest(text_sha256(text), payload["text_sha256"])
+        else:
+            digest = text_sha256(signed_part(text, cited, code, token))
+            matches = hmac.compare_digest(digest, payload["text_sha256"]) or hmac.compare_digest(
+                digest, payload["cited_sha256"]
+            )
+        if not matches:
             return Verification(
                 status="altered",
                 message=(
@@ -254,9 +327,53 @@ class Notary:
             message=(
                 f"Genuine: this clone ({payload['persona']}) gave this reply on {when} "
                 f"with the {payload['backend']} backend, citing {n} source{'' if n == 1 else 's'}."
+                + (" This older receipt covers the reply text only, not its source list." if payload["v"] == 1 else "")
             ),
             **details,
         )
+
+
+def signed_part(text: str, cited: Sequence[Cited], code: str, token: str) -> str:
+    """The pasted ``text`` reduced, by its structure, to the reply body a version 2 receipt signs.
+
+    Read from the end: one AI mark line (any form the chat shows, for this receipt's ``code`` and
+    ``token``), then the whole source list if it equals ``cited`` (Markdown links, plain titles, with or
+    without numbers); then in the body each ``[[n]](url)`` whose ``url`` is source ``n``'s signed link
+    becomes ``[n]``. Nothing is cut: text that is not exactly one of these parts stays in the body, where
+    it fails the hash. The result is normalised (:func:`normalize_text`).
+    """
+    body = normalize_text(text)
+    marks = [
+        normalize_text(mark_markdown(code, token)),
+        f"{AI_MARK} · receipt {code} {token}",
+        f"{AI_MARK} · receipt {code}",
+        normalize_text(mark_markdown()),
+        AI_MARK,
+    ]
+    body = _drop_tail(body, marks)
+    if cited:
+        styles = (source_lines(cited), source_lines(cited, links=False), [c.label for c in cited])
+        blocks = [normalize_text("\n".join([h, *lines])) for h in (SOURCES_HEADING, "Sources") for lines in styles]
+        body = _drop_tail(body, blocks)
+    for n, c in enumerate(cited, 1):
+        body = body.replace(f"[[{n}]]({c.url or '#'})", f"[{n}]")
+    return body
+
+
+def _drop_tail(text: str, tails: Sequence[str]) -> str:
+    """``text`` without the first of ``tails`` it ends with (as a whole part, after a space)."""
+    for tail in tails:
+        if text == tail:
+            return ""
+        if text.endswith(" " + tail):
+            return text[: -len(tail) - 1]
+    return text
+
+
+def _cited(payload: dict) -> list[Cited]:
+    if payload["v"] == 1:  # ids only
+        return [Cited(s, s) for s in payload["sources"]]
+    return [Cited(s["id"], s["label"], s["url"]) for s in payload["sources"]]
 
 
 def rotate_key(home: Path | str) -> str:
@@ -305,15 +422,28 @@ def _b64url_decode(part: str) -> bytes | None:
 
 
 def _valid_payload(payload: dict) -> bool:
-    return (
-        payload.get("v") == RECEIPT_VERSION
+    version = payload.get("v")
+    common = (
+        type(version) is int  # JSON true is not version 1
+        and version in SUPPORTED_VERSIONS
         and isinstance(payload.get("text_sha256"), str)
         and _HEX64.fullmatch(payload["text_sha256"]) is not None
         and isinstance(payload.get("persona"), str)
         and isinstance(payload.get("sources"), list)
-        and all(isinstance(s, str) for s in payload["sources"])
         and isinstance(payload.get("time"), str)
         and isinstance(payload.get("backend"), str)
+    )
+    if not common:
+        return False
+    if version == 1:
+        return all(isinstance(s, str) for s in payload["sources"])
+    return (
+        isinstance(payload.get("cited_sha256"), str)
+        and _HEX64.fullmatch(payload["cited_sha256"]) is not None
+        and all(
+            isinstance(s, dict) and set(s) == {"id", "label", "url"} and all(isinstance(v, str) for v in s.values())
+            for s in payload["sources"]
+        )
     )
 
 

@@ -50,7 +50,7 @@ def build_app(services: Services) -> gr.Blocks:
         gr.api(verify_h.verify_api, api_name="verify")
     with app.route("Widget", WIDGET_PATH, show_in_navbar=False):
         # The embeddable view: the same banner and chat, nothing else; it cannot leave the banner out.
-        header(services)
+        header(services, "embed")
         chat.build(chat_h, "widget", height=360)
     with app.route("Creator", CREATOR_PATH, show_in_navbar=False):
         creator.build(creator.CreatorHandlers(services))
@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
     # Gradio copies served files (such as CSV exports) into its temp folder: keep it under CLONE_HOME.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.home / "gradio-tmp"))
     settings, made = ensure_tokens(settings)
-    services = Services.open(settings, progress=lambda msg: print(msg, flush=True), channel="web")
+    services = Services.open(settings, progress=lambda msg: print(msg, flush=True))
     app = build_app(services)
     for setting, path in made.items():
         page = CREATOR_PATH if "CREATOR" in setting else RESEARCH_PATH

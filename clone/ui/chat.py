@@ -48,7 +48,7 @@ class ChatHandlers:
         return self.services.settings
 
     def respond(
-        self, message: str, chat: list[dict], session: dict | None, study: dict | None = None
+        self, message: str, chat: list[dict], session: dict | None, study: dict | None = None, channel: str = "web"
     ) -> Iterator[tuple[list[dict], str, dict]]:
         """Stream a reply into the chat. Yields (chat messages, cleared textbox, session).
 
@@ -58,6 +58,8 @@ class ChatHandlers:
         ``CLONE_DISCLOSURE_EVERY_MINUTES`` minutes, whichever comes first. ``study`` is the survey's
         state (set by the survey's consent step), only read here: a participant's condition decides
         whether citations are shown, and the replies are counted in the study's tally on the server.
+        ``channel`` is ``web`` (the page) or ``embed`` (the widget): one the creator's consent does not
+        list gets a notice.
         """
         clone = self.services.clone
         session = new_session() | dict(session or {})
@@ -75,7 +77,7 @@ class ChatHandlers:
         show = self.show_citations and participant.get("show_citations", True)
         reply = None
         try:
-            for reply in clone.stream(message, session["history"]):
+            for reply in clone.stream(message, session["history"], channel=channel):
                 yield chat + [{"role": "assistant", "content": reply_markdown(reply, show)}], "", session
         except CloneError as exc:
             log.warning("chat failed: %s", exc)
@@ -92,8 +94,14 @@ class ChatHandlers:
             session["conversation"] = session.get("conversation") or new_conversation_id()
             # No answer in the content (not a refusal): the fan may leave the question for the creator.
             session["unanswered"] = (message or "").strip() if reply.unanswered else ""
-            self._count(reply, session["conversation"], "web")
+            self._count(reply, session["conversation"], channel)
             yield chat + [{"role": "assistant", "content": reply_markdown(reply, show)}], "", session
+
+    def respond_embed(
+        self, message: str, chat: list[dict], session: dict | None
+    ) -> Iterator[tuple[list[dict], str, dict]]:
+        """:meth:`respond` for the ``/widget`` embed: the ``embed`` channel of the creator's consent."""
+        yield from self.respond(message, chat, session, None, channel="embed")
 
     def _count(self, reply, conversation: str, channel: str) -> None:
         """One row for the creator's analytics; a database hiccup never costs a fan their reply."""
@@ -105,7 +113,7 @@ class ChatHandlers:
     def chat_api(self, message: str) -> dict:
         """Answer one message: reply text, sources, flags and receipt; ``ai_generated`` is always true."""
         clone = self.services.clone
-        reply = clone.answer(message)
+        reply = clone.answer(message, channel="api")
         self._count(reply, new_conversation_id(), "api")
         data = reply.to_dict()
         data["markdown"] = reply.markdown()
@@ -203,7 +211,8 @@ def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height
         send = gr.Button("Send", variant="primary", scale=1, elem_id=f"{prefix}-send")
     offer = inbox_form(h, session, prefix)
     inputs = [box, chatbot, session] + ([study] if study is not None else [])
+    respond = h.respond if prefix == "chat" else h.respond_embed
     for trigger in (box.submit, send.click):
-        trigger(h.respond, inputs, [chatbot, box, session], api_visibility="private").then(
+        trigger(respond, inputs, [chatbot, box, session], api_visibility="private").then(
             h.inbox_offer, session, offer, api_visibility="private"
         )

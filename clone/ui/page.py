@@ -51,25 +51,28 @@ def avatar_path(settings: Settings) -> str | None:
     return str(path) if path.is_file() else None
 
 
-def revocation_notice(services: Services) -> dict:
-    """The kill-switch notice for the page, polled every few seconds; hidden while the clone is on."""
-    clone = services.clone
-    if clone.killswitch.revoked():
-        return gr.update(value=notice_html(clone.killswitch.notice(clone.persona.name)), visible=True)
+def revocation_notice(services: Services, channel: str = "web") -> dict:
+    """The kill-switch or consent notice for a page, polled every few seconds; hidden while the clone answers.
+
+    Shown when the clone is revoked, its consent expired or is gone, or ``channel`` is not in its scope.
+    """
+    shut = services.clone.closed(channel)
+    if shut:
+        return gr.update(value=notice_html(shut[1]), visible=True)
     return gr.update(value="", visible=False)
 
 
-def header(services: Services) -> tuple[gr.HTML, object]:
+def header(services: Services, channel: str = "web") -> tuple[gr.HTML, object]:
     """The banner and the kill-switch notice, at the top of every fan-facing page.
 
     The notice is polled every few seconds; returns it and its poll function so the page can also
     fill it as it loads (``app.load``).
     """
-    gr.HTML(banner_html(services.persona))
-    notice = gr.HTML(visible=False, elem_id="revoked-notice-box")
+    gr.HTML(banner_html(services.persona), elem_id="page-banner" if channel == "web" else "widget-banner")
+    notice = gr.HTML(visible=False, elem_id="revoked-notice-box" if channel == "web" else f"{channel}-notice-box")
 
     def poll() -> dict:
-        return revocation_notice(services)
+        return revocation_notice(services, channel)
 
     gr.Timer(KILL_SWITCH_POLL_SECONDS).tick(poll, None, notice, api_visibility="private")
     return notice, poll

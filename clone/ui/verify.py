@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import gradio as gr
 
-from clone.reply import pasted_reply
 from clone.services import Services
 
 VERDICT_LABELS = {
@@ -24,11 +24,11 @@ class VerifyHandlers:
 
     def verify_api(self, text: str, receipt: str) -> dict:
         """Check pasted reply text against its receipt: status genuine, altered or unknown, with the sources."""
-        return self.services.notary.verify(pasted_reply(text), (receipt or "").strip()).as_dict()
+        return self.services.notary.verify(text or "", (receipt or "").strip()).as_dict()
 
     def verify(self, text: str, receipt: str) -> str:
         """The Verify tab: the result of :meth:`verify_api` as Markdown."""
-        result = self.services.notary.verify(pasted_reply(text), (receipt or "").strip())
+        result = self.services.notary.verify(text or "", (receipt or "").strip())
         lines = [f"### {VERDICT_LABELS[result.status]}", result.message]
         if result.time:
             lines.append(
@@ -36,6 +36,14 @@ class VerifyHandlers:
             )
         if result.sources:
             lines.append("Sources it was built from: " + ", ".join(f"`{s}`" for s in result.sources))
+        if result.cited and result.genuine:
+            lines.append(
+                "The source list it was signed with:\n\n"
+                + "\n".join(
+                    f"{n}. {html.escape(c.label)}" + (f" ({html.escape(c.url)})" if c.url else "")
+                    for n, c in enumerate(result.cited, 1)
+                )
+            )
         return "\n\n".join(lines)
 
 
