@@ -25,6 +25,8 @@ from clone import db
 from clone.config import DEMO_CREATOR_DIR, PROJECT_ROOT, Settings, load_settings
 from clone.index import ensure_index
 from clone.pipeline import Clone
+from clone.services import Services
+from clone.ui import Screens
 
 DATA = Path(__file__).parent / "data"
 DEMO_CONTENT = DEMO_CREATOR_DIR / "content"
@@ -49,8 +51,8 @@ def demo_index_home(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    """Settings with a fresh home inside this test's tmp_path."""
-    return make_settings(tmp_path / "home", CLONE_RESEARCH_TOKEN=RESEARCH_TOKEN)
+    """Settings with a fresh home inside this test's tmp_path, both console tokens set."""
+    return make_settings(tmp_path / "home", CLONE_RESEARCH_TOKEN=RESEARCH_TOKEN, CLONE_CREATOR_TOKEN=CREATOR_TOKEN)
 
 
 @pytest.fixture
@@ -58,6 +60,47 @@ def demo_clone(settings, demo_index_home) -> Clone:
     """The demo creator's clone, its index copied into this test's home."""
     shutil.copytree(demo_index_home / "index", settings.index_dir)
     return Clone.from_settings(settings)
+
+
+def open_services(settings: Settings, demo_index_home: Path) -> Services:
+    """The demo creator's services (clone, study, stores) in ``settings.home``, the demo index copied in."""
+    shutil.copytree(demo_index_home / "index", settings.index_dir, dirs_exist_ok=True)
+    return Services.open(settings)
+
+
+def services_for(clone: Clone, settings: Settings) -> Services:
+    """Services around a clone the test built itself (say over another content folder): the demo persona's
+    consent, the study of ``settings`` and fresh stores in its home."""
+    from clone.analytics import EventLog
+    from clone.inbox import InboxStore
+    from clone.survey import SurveyStore, load_study
+    from clone.trust.consent import verify_consent
+
+    consent = verify_consent(DEMO_CREATOR_DIR, clone.persona)
+    study = load_study(settings.study_file)
+    db_target = settings.database
+    return Services(
+        settings,
+        clone.persona,
+        consent,
+        clone,
+        study,
+        SurveyStore(db_target),
+        InboxStore(db_target),
+        EventLog(db_target),
+    )
+
+
+@pytest.fixture
+def services(settings, demo_index_home) -> Services:
+    """The demo creator's services, as the app opens them, in this test's home."""
+    return open_services(settings, demo_index_home)
+
+
+@pytest.fixture
+def screens(services) -> Screens:
+    """Every screen's handlers over :func:`services`: what the app's events call."""
+    return Screens.of(services)
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,8 @@ from sqlalchemy import text
 
 from clone.analytics import EventLog, rates_long
 from clone.pipeline import Reply, Source
-from clone.survey import SurveyStore
-from clone.ui import Handlers
-from tests.conftest import make_settings
+from clone.ui import Screens
+from tests.conftest import make_settings, services_for
 
 TODAY = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -71,14 +70,14 @@ def test_a_row_holds_nothing_about_the_fan_or_the_message(database):
 
 def test_the_chat_records_a_reply_and_the_creator_sees_it_in_the_charts(demo_clone, settings):
     creator = make_settings(settings.home, CLONE_CREATOR_TOKEN="creator-token-0123456789")
-    h = Handlers(demo_clone, SurveyStore(creator.survey_db), creator)
+    h = Screens.of(services_for(demo_clone, creator))
     session = None
     for question in ("What is your cat called?", "Which football team do you support?"):
-        *_, (_, _, session) = h.respond(question, [], session)
-    h.chat_api("What is your cat called?")
+        *_, (_, _, session) = h.chat.respond(question, [], session)
+    h.chat.chat_api("What is your cat called?")
     with pytest.raises(gr.Error):
-        h.analytics("wrong")
-    per_day, rates, topics, survey, summary = h.analytics("creator-token-0123456789", 7)
+        h.creator.analytics("wrong")
+    per_day, rates, topics, survey, summary = h.creator.analytics("creator-token-0123456789", 7)
     assert len(per_day) == 7
     assert per_day.iloc[-1][["conversations", "replies", "abstention_rate"]].tolist() == [2, 3, round(1 / 3, 4)]
     assert topics["replies"].sum() == 2 and len(topics) >= 1

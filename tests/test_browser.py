@@ -41,6 +41,29 @@ def page(app_server, tmp_path_factory):
         browser.close()
 
 
+def open_console(page, prefix: str, token: str) -> None:
+    """Give a console its token once: a wrong one is said beside the field, the right one opens the console."""
+    page.locator(f"#{prefix}-token input").fill("not-the-token")
+    page.locator(f"#{prefix}-open").click()
+    page.locator(f"#{prefix}-login-result", has_text="not right").wait_for()
+    page.locator(f"#{prefix}-token input").fill(token)
+    page.locator(f"#{prefix}-open").click()
+    page.locator(f"#{prefix}-body").first.wait_for()
+    assert page.locator(f"#{prefix}-login").first.is_hidden()
+
+
+def test_the_fan_app_shows_no_console(app_server, page):
+    url, _ = app_server
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator("#ai-banner").first.wait_for()
+    tabs = [t.strip() for t in page.locator("#clone-tabs [role='tab']").all_inner_texts()]
+    assert tabs == ["Chat", "Survey", "Verify", "About this clone"]
+    assert page.locator("#creator-token, #research-token, #inbox-show, #research-export").count() == 0
+    assert (
+        page.get_by_role("link", name="Creator").count() == 0 and page.get_by_role("link", name="Research").count() == 0
+    )
+
+
 def answer(page, study, phase):
     """Click an answer for every item of a phase: the instructed answer for attention checks, else 4."""
     for c in study.columns(phase):
@@ -104,9 +127,9 @@ def test_participant_flow_from_consent_to_the_researchers_csv(app_server, page, 
     code = thanks.locator("strong").inner_text().strip()
     assert len(code) == 17 and code.startswith("p")
 
-    # Researchers: unlock with the token and download the wide CSV; pandas reads it without options.
-    page.get_by_role("tab", name="Researchers").click()
-    page.locator("#research-token input").fill(RESEARCH_TOKEN)
+    # The researcher console: unlock with the token and download the wide CSV; pandas reads it without options.
+    page.goto(url + "research", wait_until="domcontentloaded")
+    open_console(page, "research", RESEARCH_TOKEN)
     page.locator("#research-export").click()
     link = page.locator("#research-file a[download='study-wide.csv']")
     link.wait_for()
@@ -126,7 +149,7 @@ def test_widget_embedded_in_a_page_keeps_the_banner_and_answers(app_server, page
     import threading
     from functools import partial
 
-    from clone.ui import embed_snippets
+    from clone.ui.creator import embed_snippets
 
     url, _ = app_server
     (tmp_path / "index.html").write_text(
@@ -172,8 +195,9 @@ def test_a_fan_leaves_a_question_and_the_creators_answer_is_cited(app_server, pa
     page.locator("#chat-inbox-send").click()
     page.locator("#chat-inbox-result", has_text="inbox").wait_for()
 
-    page.get_by_role("tab", name="Creator").click()
-    page.locator("#creator-token input").fill(CREATOR_TOKEN)
+    page.goto(url + "creator", wait_until="domcontentloaded")
+    open_console(page, "creator", CREATOR_TOKEN)
+    page.get_by_role("tab", name="Inbox").click()
     page.locator("#inbox-show").click()
     page.locator("#inbox-summary", has_text="open questions").wait_for()
     assert question in page.locator("#inbox-groups").inner_text()
@@ -183,6 +207,7 @@ def test_a_fan_leaves_a_question_and_the_creators_answer_is_cited(app_server, pa
     page.locator("#inbox-result", has_text="Published").wait_for()
     assert "fan@example.org" in page.locator("#inbox-result").inner_text()
 
+    page.get_by_role("tab", name="Analytics").click()
     page.locator("#analytics-show").click()
     page.locator("#analytics-summary", has_text="conversations").wait_for()
     page.locator("#analytics-days-plot canvas, #analytics-days-plot svg").first.wait_for()

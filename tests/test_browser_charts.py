@@ -22,9 +22,9 @@ def test_show_charts_draws_the_three_plots(app_server, tmp_path):
         page = browser.new_page(viewport={"width": 1280, "height": 1800})
         page.set_default_timeout(60_000)
         try:
-            page.goto(url, wait_until="domcontentloaded")
-            page.get_by_role("tab", name="Researchers").click()
+            page.goto(url + "research", wait_until="domcontentloaded")
             page.locator("#research-token input").fill(RESEARCH_TOKEN)
+            page.locator("#research-open").click()
             page.locator("#research-charts").click()
             for plot in ("#research-dist", "#research-shift", "#research-n"):
                 # Vega draws into a canvas (or svg) only once the plot has data.

@@ -5,9 +5,10 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
+from clone.services import Services
 from clone.survey import SurveyStore, load_study
 from clone.survey.charts import item_distribution, n_per_condition, pre_post_means
-from clone.ui import Handlers
+from clone.ui.research import ResearchHandlers
 from tests.conftest import RESEARCH_TOKEN
 
 MOOD = """id: mood
@@ -119,7 +120,7 @@ def test_n_per_condition_counts_assigned_and_finished(filled):
 
 def test_charts_handler_needs_the_research_token(filled, settings):
     study, store = filled
-    h = Handlers(None, store, settings, study=study)
+    h = ResearchHandlers(Services(settings, None, None, None, study, store, None, None))
     with pytest.raises(gr.Error):
         h.charts("wrong", "mood")
     dist, shift, n = h.charts(RESEARCH_TOKEN, "mood")

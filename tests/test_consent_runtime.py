@@ -15,10 +15,10 @@ from gradio_client import Client
 
 from clone.config import DEMO_CREATOR_DIR
 from clone.errors import ConsentError
-from clone.survey import SurveyStore
 from clone.trust.consent import ConsentGuard, init_consent
-from clone.ui import Handlers, create_app
-from tests.conftest import serving_app
+from clone.ui import Screens, create_app
+from clone.ui.page import revocation_notice
+from tests.conftest import services_for, serving_app
 
 QUESTION = "How big is your balcony?"
 CLOSED = "has not agreed to this AI clone answering questions here"
@@ -40,8 +40,8 @@ def sign(creator: Path, tmp_path: Path, **kwargs):
 
 
 @pytest.fixture
-def handlers(demo_clone, settings) -> Handlers:
-    return Handlers(demo_clone, SurveyStore(settings.survey_db), settings)
+def handlers(demo_clone, settings) -> Screens:
+    return Screens.of(services_for(demo_clone, settings))
 
 
 def test_expiry_stops_answering_with_the_revocation_notice(demo_clone, creator, tmp_path):
@@ -75,17 +75,20 @@ def test_a_web_only_manifest_closes_the_api_and_the_widget(handlers, demo_clone,
     sign(creator, tmp_path, channels=["web"])
     demo_clone.consent = ConsentGuard(creator, demo_clone.persona)
 
-    data = handlers.chat_api(QUESTION)
+    data = handlers.chat.chat_api(QUESTION)
     assert data["reason"] == "channel_closed" and data["refused"] and data["sources"] == []
     assert CLOSED in data["text"] and "(api)" in data["text"]
 
-    *_, (chat, _, _) = handlers.respond_embed(QUESTION, [], None)
+    *_, (chat, _, _) = handlers.chat.respond_embed(QUESTION, [], None)
     assert CLOSED in chat[-1]["content"] and "(embed)" in chat[-1]["content"]
-    assert handlers.widget_notice()["visible"] is True and CLOSED in handlers.widget_notice()["value"]
+    assert (
+        revocation_notice(handlers.services, "embed")["visible"] is True
+        and CLOSED in revocation_notice(handlers.services, "embed")["value"]
+    )
 
-    *_, (chat, _, _) = handlers.respond(QUESTION, [], None)  # the web page is in scope
+    *_, (chat, _, _) = handlers.chat.respond(QUESTION, [], None)  # the web page is in scope
     assert CLOSED not in chat[-1]["content"] and "Sources" in chat[-1]["content"]
-    assert handlers.revocation_notice()["visible"] is False
+    assert revocation_notice(handlers.services)["visible"] is False
 
 
 def test_a_creator_who_changes_the_manifest_reaches_a_running_app(demo_clone, creator, tmp_path):
@@ -128,11 +131,11 @@ def test_an_api_only_manifest_closes_the_page_and_serves_the_api(handlers, demo_
     sign(creator, tmp_path, channels=["api"])
     demo_clone.consent = ConsentGuard(creator, demo_clone.persona)
 
-    *_, (chat, _, _) = handlers.respond(QUESTION, [], None)
+    *_, (chat, _, _) = handlers.chat.respond(QUESTION, [], None)
     assert CLOSED in chat[-1]["content"] and "(web)" in chat[-1]["content"]
-    notice = handlers.revocation_notice()
+    notice = revocation_notice(handlers.services)
     assert notice["visible"] is True and CLOSED in notice["value"]
-    assert handlers.chat_api(QUESTION)["sources"]
+    assert handlers.chat.chat_api(QUESTION)["sources"]
 
 
 def test_the_consent_check_is_cheap_enough_for_every_message(demo_clone, creator, tmp_path):

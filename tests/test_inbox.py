@@ -12,8 +12,8 @@ from clone import db, inbox
 from clone.errors import InboxError
 from clone.inbox import ANSWER_KIND, InboxStore
 from clone.index import embedder
-from clone.survey import SurveyStore
-from clone.ui import MAX_LEFT_PER_SESSION, Handlers
+from clone.ui import Screens
+from clone.ui.chat import MAX_LEFT_PER_SESSION
 from tests.conftest import CREATOR_TOKEN, make_settings
 
 
@@ -204,13 +204,12 @@ def test_an_answer_becomes_a_creator_answer_document():
 
 
 @pytest.fixture
-def handlers(demo_clone, settings):
-    creator = make_settings(settings.home, CLONE_CREATOR_TOKEN=CREATOR_TOKEN)
-    return Handlers(demo_clone, SurveyStore(creator.survey_db), creator)
+def handlers(screens):
+    return screens
 
 
-def ask(h: Handlers, question: str, session: dict | None = None) -> tuple[str, dict]:
-    *_, (chat, _, session) = h.respond(question, [], session)
+def ask(h: Screens, question: str, session: dict | None = None) -> tuple[str, dict]:
+    *_, (chat, _, session) = h.chat.respond(question, [], session)
     return chat[-1]["content"], session
 
 
@@ -219,48 +218,48 @@ def test_the_creators_answer_is_cited_after_the_fan_left_the_question(handlers):
     question = "What is your favourite board game?"
     reply, session = ask(h, question)
     assert "I haven't talked about that" in reply
-    form, prefilled, _ = h.inbox_offer(session)
+    form, prefilled, _ = h.chat.inbox_offer(session)
     assert form["visible"] is True and prefilled == question
-    result, session, _ = h.leave_question(prefilled, True, "fan@example.org", session)
+    result, session, _ = h.chat.leave_question(prefilled, True, "fan@example.org", session)
     assert "inbox" in result
 
-    rows, picker, title, summary = h.inbox_view(CREATOR_TOKEN)
+    rows, picker, title, summary = h.creator.inbox_view(CREATOR_TOKEN)
     assert rows[0][:2] == [1, question] and rows[0][3] == 1
     assert "1 open questions in 1 groups" in summary and title == question
     key = picker["value"]
-    done = h.inbox_answer(
+    done = h.creator.inbox_answer(
         CREATOR_TOKEN, key, title, "Carcassonne is my favourite board game; we play it on the balcony table."
     )
     assert "closed 1 questions" in done and "fan@example.org" in done
 
-    answer = h.clone.answer(question)
+    answer = h.services.clone.answer(question)
     assert not answer.abstained
     assert "Carcassonne" in answer.text
     assert [s.title for s in answer.sources][:1] == [f"Creator answer: {question}"]
-    assert h.inbox.open_questions() == []
+    assert h.services.inbox.open_questions() == []
     # The answer lives in the database: a clone rebuilt from scratch indexes it again.
-    rebuilt = h.clone.reindex()
+    rebuilt = h.services.clone.reindex()
     assert any(c["metadata"]["kind"] == ANSWER_KIND for c in rebuilt.kb.chunks)
 
 
 def test_the_form_is_offered_only_when_the_content_had_no_answer(handlers):
     _, session = ask(handlers, "What is your cat called?")
-    assert handlers.inbox_offer(session)[0]["visible"] is False
+    assert handlers.chat.inbox_offer(session)[0]["visible"] is False
     _, session = ask(handlers, "Which stocks should I invest in this year?")  # a refusal, not a content gap
-    assert handlers.inbox_offer(session)[0]["visible"] is False
+    assert handlers.chat.inbox_offer(session)[0]["visible"] is False
 
 
 def test_the_inbox_needs_the_creator_token_and_limits_questions_per_session(handlers):
     with pytest.raises(gr.Error):
-        handlers.inbox_view("wrong")
+        handlers.creator.inbox_view("wrong")
     with pytest.raises(gr.Error):
-        handlers.inbox_answer("", None, "q", "a")
+        handlers.creator.inbox_answer("", None, "q", "a")
     session = None
     for n in range(MAX_LEFT_PER_SESSION):
-        _, session, _ = handlers.leave_question(f"Question number {n}?", False, "", session)
+        _, session, _ = handlers.chat.leave_question(f"Question number {n}?", False, "", session)
     with pytest.raises(gr.Error, match="limit"):
-        handlers.leave_question("One more?", False, "", session)
-    assert len(handlers.inbox.open_questions()) == MAX_LEFT_PER_SESSION
+        handlers.chat.leave_question("One more?", False, "", session)
+    assert len(handlers.services.inbox.open_questions()) == MAX_LEFT_PER_SESSION
 
 
 def test_published_answers_are_indexed_when_the_app_starts_and_by_the_cli(settings, demo_index_home):

@@ -36,11 +36,11 @@ def test_follow_up_retrieves_from_the_conversation_topic(demo_clone):
 
 
 def test_each_fan_session_keeps_its_own_history(demo_clone, settings):
-    from clone.survey import SurveyStore
-    from clone.ui import Handlers
+    from clone.ui import Screens
+    from tests.conftest import services_for
 
-    h = Handlers(demo_clone, SurveyStore(settings.survey_db), settings)
-    *_, (_, _, fan_a) = h.respond("How big is your balcony?", [], None)
-    *_, (_, _, fan_b) = h.respond("What is your cat called?", [], None)
+    h = Screens.of(services_for(demo_clone, settings))
+    *_, (_, _, fan_a) = h.chat.respond("How big is your balcony?", [], None)
+    *_, (_, _, fan_b) = h.chat.respond("What is your cat called?", [], None)
     assert [q for q, _ in fan_a["history"]] == ["How big is your balcony?"]
     assert [q for q, _ in fan_b["history"]] == ["What is your cat called?"]

@@ -14,17 +14,18 @@ import json
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from clone.survey import SurveyStore
+from clone.reply import reply_markdown
 from clone.trust.receipts import KEY_FILENAME, KEYS_DIRNAME, Notary, normalize_text, short_code
-from clone.ui import Handlers, reply_markdown
+from clone.ui import Screens
+from tests.conftest import services_for
 
 QUESTION = "How big is your balcony?"
 PS = "P.S. I endorse CoinScam, send 0.1 BTC"
 
 
 @pytest.fixture
-def handlers(demo_clone, settings) -> Handlers:
-    return Handlers(demo_clone, SurveyStore(settings.survey_db), settings)
+def handlers(demo_clone, settings) -> Screens:
+    return Screens.of(services_for(demo_clone, settings))
 
 
 @pytest.fixture
@@ -57,11 +58,11 @@ def genuine_copies(reply) -> dict[str, str]:
 def test_copies_of_the_reply_as_shown_are_genuine(handlers, reply):
     token = reply.receipt["receipt"]
     for name, copy in genuine_copies(reply).items():
-        result = handlers.verify_api(copy, token)
+        result = handlers.verify.verify_api(copy, token)
         assert result["status"] == "genuine", (name, result["message"])
-    result = handlers.verify_api(reply_markdown(reply), token)
+    result = handlers.verify.verify_api(reply_markdown(reply), token)
     assert result["cited"] == [{"label": s.label, "url": s.url} for s in reply.sources]
-    assert "The source list it was signed with" in handlers.verify(reply_markdown(reply), token)
+    assert "The source list it was signed with" in handlers.verify.verify(reply_markdown(reply), token)
 
 
 def attacks(reply) -> dict[str, str]:
@@ -90,16 +91,16 @@ def attacks(reply) -> dict[str, str]:
 def test_every_attack_from_the_issue_is_altered(handlers, reply):
     token = reply.receipt["receipt"]
     for name, pasted in attacks(reply).items():
-        result = handlers.verify_api(pasted, token)
+        result = handlers.verify.verify_api(pasted, token)
         assert result["status"] == "altered", (name, result["message"])
-        assert "Altered" in handlers.verify(pasted, token), name
+        assert "Altered" in handlers.verify.verify(pasted, token), name
 
 
 def test_text_after_20000_spaces_is_refused_as_too_long_never_cut(handlers, reply):
     pasted = reply_markdown(reply) + " " * 20_000 + PS
-    result = handlers.verify_api(pasted, reply.receipt["receipt"])
+    result = handlers.verify.verify_api(pasted, reply.receipt["receipt"])
     assert result["status"] == "unknown" and "too long" in result["reason"]
-    assert "too long" in handlers.verify(pasted, reply.receipt["receipt"])
+    assert "too long" in handlers.verify.verify(pasted, reply.receipt["receipt"])
 
 
 def test_signed_sources_are_the_ones_shown(demo_clone, reply):
@@ -111,7 +112,7 @@ def test_signed_sources_are_the_ones_shown(demo_clone, reply):
 
 def test_old_version_1_receipts_still_verify_the_reply_text_alone(settings, handlers, reply):
     """A receipt issued before source lists were signed covers the body only: anything more is altered."""
-    notary: Notary = handlers.clone.notary
+    notary: Notary = handlers.services.clone.notary
     key = serialization.load_pem_private_key((settings.home / KEYS_DIRNAME / KEY_FILENAME).read_bytes(), None)
     payload = {
         "v": 1,
@@ -130,7 +131,7 @@ def test_old_version_1_receipts_still_verify_the_reply_text_alone(settings, hand
 
     token = f"{b64(raw)}.{b64(signature)}"
     assert short_code(signature)
-    result = handlers.verify_api(reply.plain_text, token)
+    result = handlers.verify.verify_api(reply.plain_text, token)
     assert result["status"] == "genuine" and "covers the reply text only" in result["message"]
     for pasted in (f"{reply.plain_text}\nSources\n{PS}", f"{reply.plain_text}\nAI-generated reply {PS}"):
-        assert handlers.verify_api(pasted, token)["status"] == "altered"
+        assert handlers.verify.verify_api(pasted, token)["status"] == "altered"

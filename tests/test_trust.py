@@ -14,16 +14,18 @@ from gradio_client import Client
 
 from clone.config import DEMO_CREATOR_DIR, PROJECT_ROOT
 from clone.errors import ConsentError
-from clone.survey import SurveyStore, load_study
+from clone.reply import reply_markdown
+from clone.survey import load_study
 from clone.trust.consent import verify_consent
 from clone.trust.receipts import Notary
-from clone.ui import Handlers, about_markdown, create_app, reply_markdown
-from tests.conftest import RESEARCH_TOKEN, free_port, wait_until_serving
+from clone.ui import Screens, create_app
+from clone.ui.about import about_markdown
+from tests.conftest import RESEARCH_TOKEN, free_port, services_for, wait_until_serving
 
 
 @pytest.fixture
-def handlers(demo_clone, settings) -> Handlers:
-    return Handlers(demo_clone, SurveyStore(settings.survey_db), settings)
+def handlers(demo_clone, settings) -> Screens:
+    return Screens.of(services_for(demo_clone, settings))
 
 
 def test_every_reply_carries_a_receipt_that_verifies(demo_clone):
@@ -39,42 +41,42 @@ def test_verify_tab_takes_what_a_fan_copies_from_the_chat(handlers, demo_clone):
     reply = demo_clone.answer("How big is your balcony?")
     copied = reply_markdown(reply)  # what the chat shows: citations as links, sources, the AI mark
     token = reply.receipt["receipt"]
-    assert handlers.verify_api(copied, token)["status"] == "genuine"
-    assert "Genuine" in handlers.verify(copied, token)
+    assert handlers.verify.verify_api(copied, token)["status"] == "genuine"
+    assert "Genuine" in handlers.verify.verify(copied, token)
     altered = copied.replace("metres", "kilometres", 1)
-    assert handlers.verify_api(altered, token)["status"] == "altered"
-    assert "Altered" in handlers.verify(altered, token)
-    assert handlers.verify_api(copied, "not-a-receipt")["status"] == "unknown"
+    assert handlers.verify.verify_api(altered, token)["status"] == "altered"
+    assert "Altered" in handlers.verify.verify(altered, token)
+    assert handlers.verify.verify_api(copied, "not-a-receipt")["status"] == "unknown"
 
 
 def test_a_receipt_from_another_deployment_is_unknown(handlers, tmp_path):
     other = Notary.load(tmp_path / "elsewhere")
     receipt = other.sign("My balcony is 3.4 metres long.", "rosa-lindqvist", [], "extractive")
-    assert handlers.verify_api("My balcony is 3.4 metres long.", receipt.token)["status"] == "unknown"
+    assert handlers.verify.verify_api("My balcony is 3.4 metres long.", receipt.token)["status"] == "unknown"
 
 
 def test_chat_shows_the_ai_mark_and_receipt_code_on_every_reply(handlers):
-    *_, (chat, _, _) = handlers.respond("How big is your balcony?", [], None)
+    *_, (chat, _, _) = handlers.chat.respond("How big is your balcony?", [], None)
     reply = chat[-1]["content"]
     assert "AI-generated reply · receipt <code>" in reply
 
 
 def test_disclosure_opens_the_chat_and_repeats_after_turns_and_time(handlers, settings):
-    handlers.settings = replace(settings, disclosure_every_turns=2)
+    handlers.services.settings = replace(settings, disclosure_every_turns=2)
     session = None
     reminders = []
     for _ in range(5):
-        *_, (chat, _, session) = handlers.respond("How big is your balcony?", [], session)
+        *_, (chat, _, session) = handlers.chat.respond("How big is your balcony?", [], session)
         reminders.append(any(m["content"].startswith("*Reminder:*") for m in chat))
     assert reminders == [False, False, True, False, True]
     old = session | {"disclosed_at": time.time() - 4 * 3600, "turns": 0}
-    *_, (chat, _, _) = handlers.respond("How big is your balcony?", [], old)
+    *_, (chat, _, _) = handlers.chat.respond("How big is your balcony?", [], old)
     assert chat[-2]["content"].startswith("*Reminder:* **You are chatting with an AI clone")
 
 
-def test_about_panel_shows_consent_and_keys(demo_clone):
+def test_about_panel_shows_consent_and_keys(demo_clone, settings):
     consent = verify_consent(DEMO_CREATOR_DIR, demo_clone.persona)
-    text = about_markdown(demo_clone, consent)
+    text = about_markdown(services_for(demo_clone, settings))
     assert consent.public_key in text and demo_clone.notary.public_key_b64 in text
     assert "Rosa Lindqvist" in text
 

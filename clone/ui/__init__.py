@@ -5,6 +5,6 @@ Each screen has a small handler object over :class:`clone.services.Services` (pl
 directly) and one ``build()``. ``build_app`` returns the app and never launches it.
 """
 
-from clone.ui.app import CREATOR_PATH, RESEARCH_PATH, WIDGET_PATH, build_app, create_app, launch_options
+from clone.ui.app import CREATOR_PATH, RESEARCH_PATH, WIDGET_PATH, Screens, build_app, create_app, launch_options
 
-__all__ = ["CREATOR_PATH", "RESEARCH_PATH", "WIDGET_PATH", "build_app", "create_app", "launch_options"]
+__all__ = ["CREATOR_PATH", "RESEARCH_PATH", "WIDGET_PATH", "Screens", "build_app", "create_app", "launch_options"]

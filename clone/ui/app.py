@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import os
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -22,11 +23,36 @@ RESEARCH_PATH = "/research"
 WIDGET_PATH = creator.WIDGET_PATH
 
 
+@dataclass
+class Screens:
+    """Every screen's handler object over one set of services (what the app wires, and what tests call)."""
+
+    services: Services
+    chat: chat.ChatHandlers
+    survey: survey.SurveyHandlers
+    verify: verify.VerifyHandlers
+    creator: creator.CreatorHandlers
+    research: research.ResearchHandlers
+
+    @classmethod
+    def of(cls, services: Services) -> Screens:
+        """The handlers of every screen, sharing ``services``."""
+        return cls(
+            services,
+            chat.ChatHandlers(services),
+            survey.SurveyHandlers(services),
+            verify.VerifyHandlers(services),
+            creator.CreatorHandlers(services),
+            research.ResearchHandlers(services),
+        )
+
+
 def build_app(services: Services) -> gr.Blocks:
     """Build the fan app and the consoles for a clone with verified consent. The caller launches it
     (see :func:`launch_options`)."""
     persona, clone = services.persona, services.clone
-    chat_h = chat.ChatHandlers(services)
+    screens = Screens.of(services)
+    chat_h = screens.chat
     with gr.Blocks(title=f"AI clone of {persona.name}") as app:
         notice, poll = header(services)
         app.load(poll, None, notice, api_visibility="private")
@@ -35,10 +61,9 @@ def build_app(services: Services) -> gr.Blocks:
             with gr.Tab("Chat", id="chat"):
                 chat.build(chat_h, "chat", study=study_state)
             with gr.Tab("Survey", id="survey"):
-                survey.build(survey.SurveyHandlers(services), study_state)
+                survey.build(screens.survey, study_state)
             with gr.Tab("Verify", id="verify"):
-                verify_h = verify.VerifyHandlers(services)
-                verify.build(verify_h)
+                verify.build(screens.verify)
             with gr.Tab("About this clone", id="about"):
                 about.build(services)
         gr.Markdown(
@@ -47,15 +72,15 @@ def build_app(services: Services) -> gr.Blocks:
             f" · version {__version__}</div>"
         )
         gr.api(chat_h.chat_api, api_name="chat", concurrency_limit=16)  # waits on an LLM backend: see launch_options
-        gr.api(verify_h.verify_api, api_name="verify")
+        gr.api(screens.verify.verify_api, api_name="verify")
     with app.route("Widget", WIDGET_PATH, show_in_navbar=False):
         # The embeddable view: the same banner and chat, nothing else; it cannot leave the banner out.
         header(services, "embed")
         chat.build(chat_h, "widget", height=360)
     with app.route("Creator", CREATOR_PATH, show_in_navbar=False):
-        creator.build(creator.CreatorHandlers(services))
+        creator.build(screens.creator)
     with app.route("Research", RESEARCH_PATH, show_in_navbar=False):
-        research.build(research.ResearchHandlers(services))
+        research.build(screens.research)
     app.queue(default_concurrency_limit=8)  # per event; the sizes are explained in launch_options
     # Served beside the UI by launch_options(app): Gradio builds its FastAPI app inside launch().
     app.research_routes = [

@@ -37,7 +37,8 @@ class ResearchHandlers:
     def export_files(self, token: str) -> list[str]:
         """Write the wide CSV, long CSV and codebook (CSV, JSON); return their paths (needs the research token)."""
         self._require(token, "The export")
-        return [str(p) for p in write_study_export(self.services.study, self.store, self.services.settings.export_dir)]
+        s = self.services
+        return [str(p) for p in write_study_export(s.study, s.store, s.settings.export_dir)]
 
     def charts(self, token: str, instrument_id: str | None = None) -> tuple:
         """Chart data (needs the research token): item distributions of one instrument, pre/post means, N.
