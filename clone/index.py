@@ -34,6 +34,7 @@ from tqdm import tqdm
 from clone.config import Settings
 from clone.embeddings import embedding_id, get_embeddings
 from clone.errors import ContentError, IndexNotBuiltError
+from clone.files import write_atomic
 from clone.ingest import SkippedFile, SourceFile, scan_folder, split_documents
 from clone.tokens import tokenize
 
@@ -414,9 +415,7 @@ def _write_build(index_dir: Path, name: str, manifest: dict, chunks: list[dict],
 
 def _swap_current(index_dir: Path, name: str) -> None:
     """Point ``CURRENT`` at ``name`` atomically, then remove older builds."""
-    tmp = index_dir / f".CURRENT.{os.getpid()}.{threading.get_ident()}"
-    tmp.write_text(name)
-    os.replace(tmp, index_dir / "CURRENT")
+    write_atomic(index_dir / "CURRENT", name)
     for entry in index_dir.iterdir():
         if entry.is_dir() and entry.name != name and not entry.name.startswith(".build-"):
             shutil.rmtree(entry, ignore_errors=True)

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from clone.errors import DeploymentKeyError
-from clone.trust import receipts
 from clone.trust.receipts import KEY_FILENAME, MAX_TEXT_CHARS, RETIRED_DIRNAME, Notary, rotate_key
 
 REPLY = "My balcony is about four square metres [1]. I grow tomatoes, basil and a café-style herb box there."
@@ -257,11 +256,18 @@ def test_private_key_never_reaches_the_log(home, caplog):
 
 
 @pytest.mark.parametrize("content, message", [(b"", "is empty"), (b"not a key\n", "not an unencrypted Ed25519")])
-def test_unreadable_key_file_says_how_to_fix(home, monkeypatch, content, message):
-    monkeypatch.setattr(receipts, "_KEY_WAIT_S", 0.05)  # no writer is coming; don't wait the full time
+def test_unreadable_key_file_says_how_to_fix(home, content, message):
     (home / "keys").mkdir(parents=True)
     (home / "keys" / KEY_FILENAME).write_bytes(content)
+    (home / "keys" / KEY_FILENAME).chmod(0o600)
     with pytest.raises(DeploymentKeyError, match=message):
+        Notary.load(home)
+
+
+def test_a_deployment_key_others_can_read_is_refused_like_the_creators(home):
+    Notary.load(home)
+    (home / "keys" / KEY_FILENAME).chmod(0o640)
+    with pytest.raises(DeploymentKeyError, match="chmod 600"):
         Notary.load(home)
 
 

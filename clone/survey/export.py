@@ -6,12 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
+from clone.files import write_atomic
 from clone.survey.instruments import PHASES, Study
 from clone.survey.store import ParticipantRecord
 
@@ -261,10 +260,6 @@ def write_study_export(study: Study, store, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, make in EXPORTS.items():
-        target = folder / f"study-{name}"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".export-")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(make(study, store))
-        os.replace(tmp, target)
-        paths.append(target)
+        # Private (0600): the files hold participants' answers.
+        paths.append(write_atomic(folder / f"study-{name}", make(study, store), mode=0o600))
     return paths

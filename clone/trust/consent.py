@@ -39,7 +39,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -55,7 +54,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from clone.config import PROJECT_ROOT
 from clone.errors import ConsentError, PersonaError
+from clone.files import write_atomic
 from clone.persona import Persona, load_persona
+from clone.trust import keys
 
 log = logging.getLogger(__name__)
 
@@ -241,39 +242,9 @@ def load_or_create_key(key_path: Path) -> tuple[Ed25519PrivateKey, bool]:
 
     Returns the key and whether it was created now. The key itself is never printed or logged.
     """
-    key_path = Path(key_path).expanduser()
-    if key_path.exists():
-        return _load_key(key_path), False
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        # O_EXCL: never overwrite a key that appeared meanwhile; 0600 from the first byte, not chmod after.
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _load_key(key_path), False
-    except OSError as exc:
-        raise ConsentError(f"Cannot create the private key {key_path}: {exc.strerror}. Pass --key PATH.") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-    return key, True
-
-
-def _load_key(key_path: Path) -> Ed25519PrivateKey:
-    if not key_path.is_file():
-        raise ConsentError(f"The key path {key_path} is not a file. Pass --key with the creator's key file.")
-    if os.name == "posix" and key_path.stat().st_mode & 0o077:
-        raise ConsentError(f"The private key {key_path} can be read by other users. Fix it with: chmod 600 {key_path}")
-    try:
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except (ValueError, TypeError, OSError) as exc:
-        raise ConsentError(
-            f"Cannot read the private key {key_path} ({type(exc).__name__}). It must be an unencrypted PEM "
-            "PKCS#8 Ed25519 key as `consent init` writes it; pass --key with another path to create a new one."
-        ) from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConsentError(f"The key {key_path} is not an Ed25519 key. Pass --key with another path to create one.")
-    return key
+    return keys.load_or_create(
+        key_path, error=ConsentError, fix="Pass --key with the creator's key file, or another path to create one."
+    )
 
 
 def _read_json(path: Path, creator_dir: Path) -> dict:
@@ -452,24 +423,9 @@ def init_consent(
         "public_key": base64.b64encode(raw_key).decode("ascii"),
         "signature": base64.b64encode(key.sign(canonical_json(body))).decode("ascii"),
     }
-    _write_atomically(target, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(target, json.dumps(document, indent=2, ensure_ascii=False) + "\n")  # the manifest is public
     consent = verify_consent(creator_dir, persona, now, channel=None)
     return InitResult(consent, key_path, created)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    # Write beside the target and rename over it: a reader sees the old file or the new one, never half.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the manifest is public
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _facts(consent: Consent) -> list[tuple[str, str]]:

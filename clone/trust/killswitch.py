@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from clone.config import Settings
+from clone.files import write_atomic
 from clone.guardrails import prompt
 
 REVOCATION_FILE = "revoked.json"
@@ -83,16 +83,7 @@ def revoke(creator_dir: Path, home: Path | None = None, reason: str = "", now: d
     text = json.dumps({"revoked_at": when.isoformat().replace("+00:00", "Z"), "reason": reason}, ensure_ascii=False)
     written = []
     for path in revocation_paths(creator_dir, home):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text + "\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written.append(path)
+        written.append(write_atomic(path, text + "\n"))
     return written
 
 

@@ -36,9 +36,7 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
-import time as _time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +49,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from clone.errors import DeploymentKeyError
+from clone.files import write_atomic
+from clone.trust import keys as keys_io
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,6 @@ RETIRED_DIRNAME = "deployment-retired"
 # decoding or hashing.
 MAX_TOKEN_CHARS = 4096
 MAX_TEXT_CHARS = 20_000
-# How long a process that lost the race to create the key waits for the winner to finish writing it.
-_KEY_WAIT_S = 5.0
 
 Status = Literal["genuine", "altered", "unknown"]
 
@@ -201,7 +199,7 @@ class Notary:
     def load(cls, home: Path | str) -> Notary:
         """The notary of the deployment at ``home`` (``CLONE_HOME``); creates its key on first use."""
         keys = Path(home) / KEYS_DIRNAME
-        return cls(_load_or_create_private(keys / KEY_FILENAME), _load_retired(keys / RETIRED_DIRNAME))
+        return cls(_deployment_key(keys / KEY_FILENAME), _load_retired(keys / RETIRED_DIRNAME))
 
     @property
     def fingerprint(self) -> str:
@@ -387,14 +385,14 @@ def rotate_key(home: Path | str) -> str:
     path = keys / KEY_FILENAME
     if not path.exists():
         return Notary.load(home).fingerprint
-    old = _read_private(path).public_key()
+    old = keys_io.read_private(path, error=DeploymentKeyError, fix=_KEY_FIX).public_key()
     retired = keys / RETIRED_DIRNAME
     retired.mkdir(mode=0o700, parents=True, exist_ok=True)
     pem = old.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     # The public half is safely on disk before the private half is replaced.
-    _write_replace(retired / f"{key_fingerprint(old)}.pub", pem, 0o644)
+    write_atomic(retired / f"{key_fingerprint(old)}.pub", pem)
     new = Ed25519PrivateKey.generate()
-    _write_replace(path, _private_pem(new), 0o600)
+    keys_io.replace_private(path, new)
     fingerprint = key_fingerprint(new.public_key())
     log.info("Rotated the deployment key: %s retired, %s now signs receipts.", key_fingerprint(old), fingerprint)
     return fingerprint
@@ -402,12 +400,6 @@ def rotate_key(home: Path | str) -> str:
 
 def _raw_public(public_key: Ed25519PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def _private_pem(key: Ed25519PrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
 
 
 def _b64url(data: bytes) -> str:
@@ -447,58 +439,18 @@ def _valid_payload(payload: dict) -> bool:
     )
 
 
-def _load_or_create_private(path: Path) -> Ed25519PrivateKey:
-    """Read the key at ``path``, creating it first if no process has yet.
+_KEY_FIX = (
+    "Restore it from your backup, or delete it to start a new key (receipts signed by the lost key will then "
+    "read as unknown)."
+)
 
-    O_CREAT|O_EXCL makes creation atomic: when several processes start at once exactly one creates the
-    file; the others read it, waiting briefly while the winner is still writing.
-    """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_private(path)
-    key = Ed25519PrivateKey.generate()
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # whatever the umask
-        os.write(fd, _private_pem(key))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    log.info("Created the deployment key %s in %s.", key_fingerprint(key.public_key()), path.parent)
+
+def _deployment_key(path: Path) -> Ed25519PrivateKey:
+    """The deployment key at ``path``, made on first start (when several processes start at once, one makes it)."""
+    key, created = keys_io.load_or_create(path, error=DeploymentKeyError, fix=_KEY_FIX)
+    if created:
+        log.info("Created the deployment key %s in %s.", key_fingerprint(key.public_key()), path.parent)
     return key
-
-
-def _read_private(path: Path) -> Ed25519PrivateKey:
-    deadline = _time.monotonic() + _KEY_WAIT_S
-    while True:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise DeploymentKeyError(
-                f"Cannot read the deployment key {path}: {exc.strerror}. Check its owner."
-            ) from None
-        try:
-            key = serialization.load_pem_private_key(data, password=None)
-        except (ValueError, TypeError):
-            key = None
-        if isinstance(key, Ed25519PrivateKey):
-            if path.stat().st_mode & 0o077:
-                log.warning("%s can be read by other users; run: chmod 600 %s", path, path)
-            return key
-        if _time.monotonic() > deadline:
-            break
-        _time.sleep(0.02)  # another process may still be writing it
-    if not data:
-        raise DeploymentKeyError(
-            f"{path} is empty: a start was interrupted while creating it. It never signed anything; "
-            "delete it and start again."
-        )
-    raise DeploymentKeyError(
-        f"{path} is not an unencrypted Ed25519 private key in PEM (PKCS8). Restore it from your backup, "
-        "or delete it to start a new key (receipts signed by the lost key will then read as unknown)."
-    )
 
 
 def _load_retired(folder: Path) -> list[Ed25519PublicKey]:
@@ -512,17 +464,3 @@ def _load_retired(folder: Path) -> list[Ed25519PublicKey]:
             raise DeploymentKeyError(f"{file} is not an Ed25519 public key in PEM. Restore it from your backup.")
         keys.append(key)
     return keys
-
-
-def _write_replace(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to a fresh file beside ``path``, then rename it over ``path`` (atomic)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, mode)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
