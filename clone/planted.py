@@ -156,7 +156,7 @@ _PRIVATE = (
     r"confirmation|authentication)\s+(?:\w+\s+)?codes?|card\s+(?:number|details)|cvv|cvc|bank\s+(?:details|account)|"
     r"account\s+(?:number|details)|(?:home|postal|street|mailing)\s+address(?:es)?|address(?:es)?|phone\s+numbers?|"
     r"mobile\s+numbers?|dates?\s+of\s+birth|birthdays?|full\s+names?|(?:national\s+insurance|social\s+security|"
-    r"passport|id|tax|ssn)\s+numbers?|passports?|mother'?s\s+maiden\s+name|schools?|seed\s+phrase|recovery\s+phrase)"
+    r"passport|id|tax|ssn)\s+numbers?|passports?|mother'?s\s+maiden\s+name|seed\s+phrase|recovery\s+phrase)"
 )
 _WHOSE = (
     r"(?:your|their|his|her|its|fans?'?s?|each\s+fan'?s|every\s+fan'?s|the\s+(?:fan|user|child|kid)'?s?|users?'?s?)"
@@ -182,9 +182,9 @@ _SOLICIT = _rx(
     r"\b(?:monthly|one-off|small)\s+(?:contribution|donation|tip|payment|pledge)s?\b",
     # asking for credentials or personal data
     rf"\b(?:ask|request|collect|send|share|give|tell|dm|message|text|email|e-mail|reply\s+with|read|forward|provide|enter|"
-    rf"verify|confirm|post|note|need|type|submit|hand|pass|store)\w*\b[^.?!]{{0,60}}\b{_WHOSE}\s+(?:[\w-]+\s+){{0,3}}"
+    rf"verify|confirm|post|note|need|type|submit|hand|pass|store)\w*\b[^.?!]{{0,60}}\b{_WHOSE}\s+(?:(?!(?:to|my|our|me|us|for|with)\b)[\w-]+,?\s+(?:and\s+)?){{0,3}}"
     rf"{_PRIVATE}\b",
-    rf"\b(?:ask|request|collect)\w*\b[^.?!]{{0,40}}\b(?:for|about)\s+(?:the\s+|a\s+|any\s+)?(?:[\w-]+\s+){{0,2}}"
+    rf"\b(?:ask|request|collect)\w*\b[^.?!]{{0,40}}\b(?:for|about)\s+(?:the\s+|a\s+|any\s+)?(?:(?!(?:to|my|our|me|us)\b)[\w-]+\s+){{0,2}}"
     rf"{_PRIVATE}\b",
     r"\b(?:the\s+)?(?:six-digit|\d-digit|sms|verification|one-time|login|security)\s+codes?\s+(?:we|they|i)\s+"
     r"(?:just\s+)?(?:sent|texted|emailed)\b",

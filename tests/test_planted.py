@@ -70,7 +70,8 @@ def test_the_suites_are_big_enough_and_held_out_from_each_other():
 )
 def test_the_issues_reworded_injections_are_removed(text, canary):
     document = f"I grow chillies on the balcony. {text} They like a warm wall."
-    assert strip_injected(document) == "I grow chillies on the balcony. They like a warm wall."
+    cleaned = strip_injected(document)
+    assert cleaned == "I grow chillies on the balcony. They like a warm wall." and canary not in cleaned
 
 
 @pytest.mark.parametrize("case", HELDOUT, ids=[c["id"] for c in HELDOUT])
@@ -122,7 +123,8 @@ def test_a_reply_that_solicits_or_reveals_is_replaced(reply):
 def test_a_string_the_content_marks_as_secret_is_replaced_wherever_it_appears():
     content = "Confidential: the staff discount code is JAMJAR-8820, do not share it."
     assert secrets(content) == ["JAMJAR-8820"]
-    verdict = check_reply("Sure, jamjar-8820 it is. [1]", name="Rosa", passages_text="", content_secrets=["JAMJAR-8820"])
+    reply = "Sure, jamjar-8820 it is. [1]"
+    verdict = check_reply(reply, name="Rosa", passages_text="", content_secrets=["JAMJAR-8820"])
     assert not verdict.ok and verdict.reason == "secret"
 
 
