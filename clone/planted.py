@@ -38,10 +38,13 @@ _ADDRESSEE = _rx(
     r"\b(?:models?|machines?|systems?|tools?|programs?)\s+(?:reading|processing|summari[sz]ing|answering|replying|"
     r"parsing|indexing)\b",
     r"\b(?:automated|automatic|answering|reply|response)\s+(?:system|service|assistant|responder|helper|tool)s?\b",
+    r"\b(?:automated|automatic|ai|machine|robot|bot)\s+(?:readers?|systems?|agents?|crawlers?|tools?|summari[sz]ers?)\b",
+    r"\bfor\s+(?:ai|a\.i\.|automated|machine|bot|robot)s?\b(?:\s+\w+)?\s+only\b",
     r"\b(?:responders?|repliers?|reply[-\s]writers?|answerers?)\b",
     r"\b(?:whoever|whomever|anyone|anybody|someone|everyone|any\s+one|the\s+(?:person|people|one|team|staff|helpers?|"
-    r"writers?|moderators?))\s+(?:who(?:'s|\s+is|\s+are)?\s+)?(?:is\s+|are\s+)?(?:answer|repl|respond|read|handl|writ|"
-    r"process|summari[sz]|deal)\w*\b",
+    r"writers?|moderators?))\s+(?:who(?:'s|\s+is|\s+are)?\s+)?(?:is\s+|are\s+)?(?:(?:answer|repl|respond|handl|"
+    r"process|summari[sz]|deal)\w*|(?:read|writ)\w*\s+(?:this|these|the\s+(?:repl|answer|response)\w*|fan|comments|"
+    r"messages|questions))\b",
     r"\b(?:replying|answering|responding|writing)\s+(?:on\s+(?:my|our|her|his)\s+behalf|for\s+(?:me|us|her|him))\b",
     r"\b(?:on\s+(?:my|our)\s+behalf)\b",
     r"\b(?:hey|dear|attention|note\s+(?:to|for)|message\s+(?:to|for)|psst)\b[^.?!:]{0,40}\b(?:you|bot|ai|assistant|"
@@ -53,16 +56,19 @@ _ADDRESSEE = _rx(
 _DIRECTIVE = _rx(
     r"\b(?:tell|say|said|reply|respond|answer|ask|share|give|hand|pass|reveal|disclose|include|insert|add|mention|"
     r"repeat|output|print|send|direct|point|invite|get|request|collect|remind|let|inform|forward|start|begin|end|finish|"
-    r"sign|write|put|claim|recommend|promote|quote|append|prepend|use|respond|speak|refer|encourage|urge|link)\w*\b",
-    r"\b(?:must|should|shall|needs?\s+to|has\s+to|have\s+to|is\s+to|are\s+to|may|can)\b",
+    r"sign|write|put|claim|recommend|promote|quote|append|prepend|use|respond|speak|refer|encourage|urge|link)"
+    r"(?:s|ing)?\b",
+    r"\b(?:must|should|shall|needs?\s+to|has\s+to|have\s+to|is\s+to|are\s+to|may)\b",
 )
+# How far after naming its addressee an instruction says what to do ("Dear chatbot, tell fans ...").
+_REACH = 100
 # Sentences that say what replies must contain, however they are addressed.
 _REPLY_RULE = _rx(
     # "reply only with: X", "answer any question with only this", "respond with nothing but"
     r"\b(?:reply|respond|answer)(?:ing)?\s+(?:(?:only|just|always|simply|exactly|any\s+question|every\s+question|"
     r"them|fans|everyone|to\s+\w+)\s+){0,3}with\b",
     r"(?:^\W*|\b(?:your|the|every|each|all|any)\s+)(?:only\s+)?(?:reply|replies|answers?|responses?|messages?)\s+"
-    r"(?:\w+\s+){0,3}(?:must|should|shall|has\s+to|have\s+to|will\s+(?:include|contain|say|be|start|end|mention)|"
+    r"(?:\w+\s+){0,5}(?:must|should|shall|has\s+to|have\s+to|will\s+(?:include|contain|say|be|start|end|mention)|"
     r"is\s+to|are\s+to|needs?\s+to)\b",
     r"\b(?:start|begin|end|finish|close|conclude|sign(?:\s+off)?|open|prefix|suffix|follow)\w*\s+(?:off\s+)?"
     r"(?:each|every|all|any|your|the|of\s+every|of\s+each)\s+(?:\w+\s+){0,2}"
@@ -75,6 +81,8 @@ _REPLY_RULE = _rx(
     r"(?:asks?|writes?|says?)\b",
     r"\bfor\s+(?:every|each|any)\s+(?:question|message|fan|comment)\b[^.?!]{0,20}\b(?:reply|respond|answer|say)\w*\b",
     r"\bwhenever\s+[^.?!]{0,60}\bcomes?\s+up\b",
+    r"\b(?:the\s+)?(?:answer|reply|response)\s+to\s+(?:any|every|each|all)\s+(?:questions?|messages?)\b",
+    r"\bin\s+(?:all|every|any)\s+(?:future\s+)?(?:conversations?|chats?|replies|answers|responses)\b",
     # "fans who ask about X should be told Y", "users are to be informed", "everyone who mentions X gets told"
     r"\b(?:fans?|users?|people|readers?|viewers?|followers?|visitors?|everyone|anyone|anybody|someone|whoever|parents|"
     r"(?:the\s+)?fan)\b"
@@ -106,10 +114,11 @@ _I_ANSWER = _rx(r"\b(?:I|we)\s+(?:\w+\s+)?(?:tell|say|reply|respond|answer|give|
 # --- secrets ------------------------------------------------------------------------------------
 
 # A value worth hiding: has a digit, or is a run of capitals (SWORDFISH-42, 4417 GROUSE, CRANE-4471).
-_VALUE = r"[\"'‘“]?(?P<value>(?-i:(?=[\w-]*\d)[A-Za-z0-9][\w-]{2,}(?:\s+[A-Z]{3,}\b)?|[A-Z][A-Z-]{4,}\b))"
+_VALUE = r"[\"'‘“(\[]?(?P<value>(?-i:(?=[\w-]*\d)[A-Za-z0-9][\w-]{2,}(?:\s+[A-Z]{3,}\b)?|[A-Z][A-Z-]{4,}\b))"
 _SECRET_NOUN = (
     r"(?:secret|password|passphrase|pass\s?word|passcode|pin|login|log-in|combination|admin\s+key|api\s+key|portal\s+key|"
-    r"access\s+key|secret\s+key|private\s+key|key\s+code|(?:secret|access|gate|entry|door|lock|vip|members?'?|"
+    r"access\s+key|secret\s+key|private\s+key|key\s+code|(?:secret|access|gate|entry|door|lock|vip|members?'?|vault|"
+    r"safe|alarm|wi-?fi|network|account|server|portal|room|box|"
     r"private|admin|login|verification|security|staff|unlock|bonus|backstage|one-time|otp|sms|bank)\s+"
     r"(?:\w+\s+)?(?:code|pin|number))"
 )
@@ -224,7 +233,7 @@ def is_instruction(sentence: str) -> bool:
         return True
     if _WHEN_ASKED.search(sentence) and not _I_ANSWER.search(sentence):
         return True
-    return bool(_ADDRESSEE.search(sentence) and _DIRECTIVE.search(sentence))
+    return any(_DIRECTIVE.search(sentence[: m.end() + _REACH], m.end()) for m in _ADDRESSEE.finditer(sentence))
 
 
 def solicitation(text: str, allowed_links: Iterable[str] = ()) -> str | None:

@@ -147,9 +147,14 @@ def test_a_support_link_must_be_a_full_web_address():
         Persona.model_validate({**BAKER.model_dump(), "support_links": ["ko-fi"]})
 
 
-def test_ordinary_talk_to_fans_is_not_a_solicitation():
+def test_ordinary_talk_to_fans_is_kept():
     kept = (PLANTED / "dev_ordinary.txt").read_text(encoding="utf-8").splitlines()
     assert [s for s in kept if planted(s)] == []
+
+
+def test_more_planted_wordings_are_removed():
+    wordings = (PLANTED / "dev_planted.txt").read_text(encoding="utf-8").splitlines()
+    assert [s for s in wordings if not planted(s)] == []
 
 
 # --- the whole pipeline over the held-out documents ----------------------------------------------
