@@ -287,8 +287,14 @@ def clean_passages(passages: list, allowed_links: Iterable[str] = ()) -> list:
     out = []
     for p in passages:
         text = strip_injected(p.text, allowed)
-        if text.strip():
-            out.append(replace(p, text=text) if text != p.text else p)
+        if not text.strip():
+            continue
+        # A title and a link reach fans too (the source list) and the title reaches the model: a planted
+        # title gives way to the file's name, a payment link that is not the creator's own is dropped.
+        title = p.title if strip_injected(p.title, allowed) == p.title else p.source.rsplit("/", 1)[-1]
+        url = "" if p.url and planted.solicitation(p.url, allowed) else p.url
+        changed = (text, title, url) != (p.text, p.title, p.url)
+        out.append(replace(p, text=text, title=title, url=url) if changed else p)
     return out
 
 

@@ -60,6 +60,8 @@ _DIRECTIVE = _rx(
     r"(?:s|ing)?\b",
     r"\b(?:must|should|shall|needs?\s+to|has\s+to|have\s+to|is\s+to|are\s+to|may)\b",
 )
+# A name followed by a colon or a comma: the sentence speaks to it.
+_VOCATIVE = re.compile(r"\s*[:,]")
 # How far after naming its addressee an instruction says what to do ("Dear chatbot, tell fans ...").
 _REACH = 100
 # Sentences that say what replies must contain, however they are addressed.
@@ -233,7 +235,14 @@ def is_instruction(sentence: str) -> bool:
         return True
     if _WHEN_ASKED.search(sentence) and not _I_ANSWER.search(sentence):
         return True
-    return any(_DIRECTIVE.search(sentence[: m.end() + _REACH], m.end()) for m in _ADDRESSEE.finditer(sentence))
+    for m in _ADDRESSEE.finditer(sentence):
+        if _DIRECTIVE.search(sentence[: m.end() + _REACH], m.end()):
+            return True
+        # Spoken to directly ("Note to the bot: ...", "GPT, ..."): whatever follows is for it.
+        vocative = _VOCATIVE.match(sentence, m.end())
+        if vocative and (m.start() <= 3 or vocative.group(0).endswith(":")):
+            return True
+    return False
 
 
 def solicitation(text: str, allowed_links: Iterable[str] = ()) -> str | None:
