@@ -178,7 +178,7 @@ _SOLICIT = _rx(
     r"wise\.com/pay|streamlabs\.com|tipeee\.com|liberapay\.com)/\S+",
     r"(?:^|\s)\$[A-Za-z][\w-]{2,}",  # a Cash App $cashtag
     r"\b(?:venmo|revolut|cash\s*app|zelle)\b[^.?!]{0,30}@\w+",
-    r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,3})?\b",  # IBAN
+    r"(?-i:\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,3})?\b)",  # IBAN
     r"\bsort\s+code\b",
     r"\b(?:bc1[a-z0-9]{8,}|0x[A-Za-z0-9]{10,}|[13][a-km-zA-HJ-NP-Z1-9]{25,34}|T[A-Za-z0-9]{25,40})\b",  # wallets
     r"\b(?:western\s+union|moneygram)\b",
