@@ -268,7 +268,7 @@ def strip_injected(text: str, allowed_links: Iterable[str] = ()) -> str:
         if sentence.strip() and (_INJECTED.search(sentence) or planted.planted(sentence, allowed)):
             removed = True
             if "\n" in gap and out and not out[-1].endswith("\n"):
-                out.append("\n")  # keep the line structure (headings, list items) around it
+                out[-1] = out[-1].rstrip(" \t") + "\n"  # keep the line structure (headings, list items)
             continue
         out.append(sentence + gap)
     return "".join(out).strip() if removed else text
