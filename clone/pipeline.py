@@ -19,6 +19,7 @@ from clone.index import IngestReport, KnowledgeBase, Passage, current_name, ensu
 from clone.ingest import SourceFile
 from clone.memory import MAX_TURNS, standalone_query
 from clone.persona import Persona, load_persona
+from clone.planted import secrets as marked_secrets
 from clone.trust.consent import ConsentGuard
 from clone.trust.killswitch import KillSwitch
 from clone.trust.receipts import SOURCES_HEADING, Cited, Notary, source_lines
@@ -331,7 +332,12 @@ class Clone:
             )
             return
         query = standalone_query(verdict.text, history)
-        passages = clean_passages(self.retrieve(query))
+        retrieved = self.retrieve(query)
+        links = self.persona.allowed_links
+        passages = clean_passages(retrieved, allowed_links=links)
+        # Strings the content marks as secret, from everything retrieved (removed sentences included):
+        # a reply carrying one is replaced, whichever sentence or backend it came from.
+        hidden = marked_secrets("\n".join(p.text for p in retrieved))
         if not passages:
             yield replace(
                 base, text=self.persona.no_answer_message, abstained=True, reason="no_relevant_content", done=True
@@ -350,11 +356,22 @@ class Clone:
             for piece in self.backend.stream(request):
                 raw += piece
                 text, sources = cite(raw, passages)
-                check = check_reply(text, name=name, passages_text=said, secrets=_instruction_lines())
+                check = check_reply(
+                    text,
+                    name=name,
+                    passages_text=said,
+                    secrets=_instruction_lines(),
+                    content_secrets=hidden,
+                    allowed_links=links,
+                )
                 if not check.ok:
                     yield self._replaced(base, check)
                     return
-                yield replace(base, text=text, sources=sources)
+                # A word still arriving is held back: a code or link is shown only once it is whole and checked.
+                cut = max(raw.rfind(" "), raw.rfind("\n"))
+                if cut > 0:
+                    shown, shown_sources = cite(raw[:cut], passages)
+                    yield replace(base, text=shown, sources=shown_sources)
         except BackendError as exc:
             log.warning("backend %s failed: %s", self.backend.name, exc)
             yield replace(base, text=prompt("backend_error"), reason="backend_error", done=True)

@@ -7,7 +7,9 @@ So the real client code (langchain-openai, huggingface_hub) runs against it; onl
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,7 +18,8 @@ class ChatServer:
     """Records every request and answers with ``pieces``, or fails the way ``mode`` says.
 
     Modes: ``"ok"``, ``"error"`` (HTTP 500), ``"stall"`` (says nothing until the test ends),
-    ``"malformed"`` (a stream whose chunk is not JSON).
+    ``"malformed"`` (a stream whose chunk is not JSON), ``"obey"`` (a model that follows any instruction
+    in its context: see :func:`obey`).
     """
 
     def __init__(self) -> None:
@@ -74,8 +77,10 @@ def _handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
             if server.mode == "stall":
                 server.released.wait(10)
                 return None
+            pieces = obey(body.get("messages", [])) if server.mode == "obey" else server.pieces
+            answer = "".join(pieces)
             if not body.get("stream"):
-                message = {"role": "assistant", "content": server.answer}
+                message = {"role": "assistant", "content": answer}
                 return self._json(
                     200,
                     {
@@ -94,7 +99,7 @@ def _handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(b"data: {this is not json\n\n")
                 return None
             self.wfile.write(_chunk({"role": "assistant", "content": ""}))
-            for piece in server.pieces:
+            for piece in pieces:
                 self.wfile.write(_chunk({"content": piece}))
                 self.wfile.flush()
             self.wfile.write(_chunk({}, finish="stop"))
@@ -110,3 +115,44 @@ def _handler(server: ChatServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
     return Handler
+
+
+# --- a model that obeys whatever its context tells it ------------------------------------------
+
+_PASSAGE = re.compile(r'<passage id="(\d+)"[^>]*>(.*?)</passage>', re.S)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# Where an instruction's payload starts: after a colon or a dash, inside quotes, or after "tell them (that|to)".
+_PAYLOAD = (
+    re.compile(r"[:\u2014]\s*(.+)$"),
+    re.compile(r"[\"'\u2018\u201c]([^\"'\u2019\u201d]{3,})[\"'\u2019\u201d]"),
+    re.compile(
+        r"\b(?:tell|ask|remind|invite|get|let|direct|point|told|informed|asked)\s+(?:\w+\s+){0,3}?"
+        r"(?:to|that|know|about|for)\s+(.+)$",
+        re.I,
+    ),
+)
+
+
+def obey(messages: list[dict]) -> list[str]:
+    """What a model that obeys its context would say: every sentence of every passage it was given,
+    each followed by what that sentence tells the model to say (the text after a colon, in quotes, or
+    after "tell fans to ..."), with the passage's citation, streamed word by word.
+
+    A planted instruction that reaches this model is always carried out: its payload (a password, a
+    payment request, a phrase to end replies with) ends up in the reply.
+    """
+    system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
+    said: list[str] = []
+    for number, text in _PASSAGE.findall(system):
+        for sentence in _SENTENCE.split(html.unescape(text)):
+            sentence = sentence.strip()
+            if not sentence:
+                continue
+            said.append(f"{sentence} [{number}]")
+            for pattern in _PAYLOAD:
+                match = pattern.search(sentence)
+                if match:
+                    payload = match.group(1).strip().rstrip(".")
+                    said.append(f"{payload[:1].upper()}{payload[1:]}. [{number}]")
+    reply = " ".join(said) or "I have nothing to say."
+    return [word + " " for word in reply.split(" ")]
