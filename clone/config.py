@@ -183,7 +183,8 @@ class Settings:
     creator_token: str = _declare(
         "CLONE_CREATOR_TOKEN",
         "",
-        "Token that unlocks the Creator tab (re-index content). Empty: the tab is disabled.",
+        "Token that unlocks the creator console at /creator; at least 16 characters. Empty: one is made on first "
+        "start in CLONE_HOME/tokens/creator.token (mode 0600) and its place is printed.",
         secret=True,
     )
     embedding_engine: str = _declare(
@@ -202,7 +203,8 @@ class Settings:
     research_token: str = _declare(
         "CLONE_RESEARCH_TOKEN",
         "",
-        "Token that unlocks the Researchers tab (survey export). Empty: the export is disabled.",
+        "Token that unlocks the researcher console at /research and the HTTP export; at least 16 characters. "
+        "Empty: one is made on first start in CLONE_HOME/tokens/research.token (mode 0600) and its place is printed.",
         secret=True,
     )
     hf_dataset: str = _declare(
@@ -238,6 +240,60 @@ class Settings:
         "SQLAlchemy URL of the database for survey answers, inbox questions and chat events, e.g. "
         "postgresql://user:password@host:5432/clone, so several replicas share it. Empty: a SQLite file in CLONE_HOME.",
         secret=True,
+    )
+    chat_per_minute: int = _declare(
+        "CLONE_CHAT_PER_MINUTE",
+        "20",
+        "Most chat messages one client (one address, across tabs, sessions, the UI and the `/chat` API) may "
+        'send in any minute; more are refused with "Too many messages …; please try again in N seconds".',
+        int,
+        1,
+        100_000,
+    )
+    questions_per_hour: int = _declare(
+        "CLONE_QUESTIONS_PER_HOUR",
+        "10",
+        "Most questions one client may leave in the creator's inbox in any hour (on top of 5 per browser session).",
+        int,
+        1,
+        100_000,
+    )
+    participants_per_hour: int = _declare(
+        "CLONE_PARTICIPANTS_PER_HOUR",
+        "30",
+        "Most new survey participants (consents) one client may start in any hour. Raise it for a lab whose "
+        "participants all share one address.",
+        int,
+        1,
+        100_000,
+    )
+    wrong_tokens_per_hour: int = _declare(
+        "CLONE_WRONG_TOKENS_PER_HOUR",
+        "10",
+        "Wrong creator or research tokens one client may try in any hour; after that every token it sends, "
+        "right or wrong, is refused until its oldest wrong try is an hour old.",
+        int,
+        1,
+        100_000,
+    )
+    proxy_hops: int = _declare(
+        "CLONE_PROXY_HOPS",
+        "0",
+        "Trusted reverse proxies in front of the app that append to `X-Forwarded-For` (see docs/abuse-limits.md). "
+        "0: a client is its connection's address and `X-Forwarded-For` is ignored; n: the n-th address from the "
+        "right of `X-Forwarded-For`.",
+        int,
+        0,
+        10,
+    )
+    export_keep_minutes: float = _declare(
+        "CLONE_EXPORT_KEEP_MINUTES",
+        "10",
+        "Minutes a study export downloaded in the researcher console stays on the server; each file is also "
+        "removed as soon as it has been downloaded once.",
+        float,
+        0.01,
+        1440,
     )
     revoked: bool = _declare(
         "CLONE_REVOKED",
@@ -339,6 +395,24 @@ def load_settings(
     if values["chunk_overlap"] >= values["chunk_size"]:
         raise ConfigError("CLONE_CHUNK_OVERLAP must be smaller than CLONE_CHUNK_SIZE.")
     return Settings(**values)
+
+
+# Tokens shorter than this are refused at start: a short token falls to guessing.
+MIN_TOKEN_CHARS = 16
+
+
+def check_tokens(settings: Settings) -> None:
+    """Refuse every token setting (``CLONE_CREATOR_TOKEN``, ``CLONE_RESEARCH_TOKEN``, any ``*_TOKEN``) that is
+    set but shorter than :data:`MIN_TOKEN_CHARS` characters; an empty one is made on first start."""
+    for s in SETTINGS:
+        if not s.name.endswith("_TOKEN"):
+            continue
+        value = getattr(settings, s.field, "")
+        if value and len(value) < MIN_TOKEN_CHARS:
+            raise ConfigError(
+                f"{s.name} is {len(value)} characters long; use at least {MIN_TOKEN_CHARS} random characters, "
+                f'for example the output of: python -c "import secrets; print(secrets.token_urlsafe(24))"'
+            )
 
 
 def setting(name: str) -> Setting:

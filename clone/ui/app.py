@@ -9,13 +9,16 @@ import os
 from dataclasses import dataclass
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from clone import __version__
-from clone.config import Settings, load_settings
+from clone.config import Settings, check_tokens, load_settings
+from clone.gate import Gate
 from clone.services import Services
 from clone.survey.http import export_routes
 from clone.ui import about, chat, creator, research, survey, verify
 from clone.ui.auth import ensure_tokens
+from clone.ui.limits import Limits, text_arguments
 from clone.ui.page import CSS_PATH, header
 
 CREATOR_PATH = "/creator"
@@ -36,14 +39,15 @@ class Screens:
 
     @classmethod
     def of(cls, services: Services) -> Screens:
-        """The handlers of every screen, sharing ``services``."""
+        """The handlers of every screen, sharing ``services`` and one set of per-client limits."""
+        limits = Limits(services.settings)
         return cls(
             services,
-            chat.ChatHandlers(services),
-            survey.SurveyHandlers(services),
+            chat.ChatHandlers(services, limits=limits),
+            survey.SurveyHandlers(services, limits=limits),
             verify.VerifyHandlers(services),
-            creator.CreatorHandlers(services),
-            research.ResearchHandlers(services),
+            creator.CreatorHandlers(services, limits=limits),
+            research.ResearchHandlers(services, limits=limits),
         )
 
 
@@ -72,7 +76,7 @@ def build_app(services: Services) -> gr.Blocks:
             f" · version {__version__}</div>"
         )
         gr.api(chat_h.chat_api, api_name="chat", concurrency_limit=16)  # waits on an LLM backend: see launch_options
-        gr.api(screens.verify.verify_api, api_name="verify")
+        gr.api(text_arguments(screens.verify.verify_api), api_name="verify")
     with app.route("Widget", WIDGET_PATH, show_in_navbar=False):
         # The embeddable view: the same banner and chat, nothing else; it cannot leave the banner out.
         header(services, "embed")
@@ -102,14 +106,20 @@ def launch_options(app: gr.Blocks | None = None) -> dict:
     fans queue behind it (tests/test_concurrency.py). The thread pool holds 64 (Gradio's default is 40)
     so that the chat events together (four UI triggers at 8, the API at 16: 48 threads) can never take
     every thread from the survey and the other events. benchmarks/load.py measures the result.
+
+    Abuse: the app takes no files, so uploads are closed (:class:`clone.gate.Gate` answers 403, and
+    ``max_file_size`` is a backstop of 1 kB), and Gradio's ``/monitoring`` is off.
     """
     options: dict = {
         "css": CSS_PATH.read_text(encoding="utf-8") if CSS_PATH.is_file() else None,
         "max_threads": 64,
+        "max_file_size": "1kb",
+        "enable_monitoring": False,
+        "app_kwargs": {"middleware": [Middleware(Gate)]},
     }
     routes = getattr(app, "research_routes", None)
     if routes:
-        options["app_kwargs"] = {"routes": list(routes)}
+        options["app_kwargs"]["routes"] = list(routes)
     return options
 
 
@@ -119,6 +129,7 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
     Prints where the consoles are and where their tokens were made, so a newcomer finds them.
     """
     settings = settings or load_settings()
+    check_tokens(settings)  # a short token falls to guessing: refuse to start with one
     # Gradio copies served files (such as CSV exports) into its temp folder: keep it under CLONE_HOME.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.home / "gradio-tmp"))
     settings, made = ensure_tokens(settings)

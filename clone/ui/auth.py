@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +12,10 @@ import gradio as gr
 from clone.config import Settings
 from clone.errors import ConfigError
 from clone.files import readable_by_others, write_atomic
+from clone.ratelimit import RateLimit, wait_text
+from clone.ui.limits import Limits
+
+log = logging.getLogger(__name__)
 
 # The consoles' tokens, by the setting that holds each.
 CONSOLES = {"CLONE_CREATOR_TOKEN": "creator", "CLONE_RESEARCH_TOKEN": "research"}
@@ -49,18 +54,41 @@ def ensure_tokens(settings: Settings) -> tuple[Settings, dict[str, Path]]:
 
 def check(token: str | None, expected: str) -> bool:
     """True when ``token`` is the expected one (constant-time comparison; an empty expected token never matches)."""
-    return bool(expected) and secrets.compare_digest((token or "").strip().encode(), expected.encode())
+    given = token.strip().encode("utf-8", "replace") if isinstance(token, str) else b""
+    return bool(expected) and secrets.compare_digest(given, expected.encode())
 
 
-def require(token: str | None, expected: str, setting: str, what: str) -> None:
-    """Raise ``gr.Error`` unless ``token`` matches the protected feature's setting."""
+def require(
+    token: str | None,
+    expected: str,
+    setting: str,
+    what: str,
+    *,
+    client: str | None = None,
+    wrong: RateLimit | None = None,
+) -> None:
+    """Raise ``gr.Error`` unless ``token`` matches the protected feature's setting.
+
+    A wrong token is logged in one line (no traceback) and counted against ``client`` in ``wrong``; a client
+    over that limit is refused whatever token it sends, until its wrong tries age out of the window.
+    """
     if not expected:
-        raise gr.Error(f"{what} is disabled: set {setting} and restart the app.")
+        raise gr.Error(f"{what} is disabled: set {setting} and restart the app.", print_exception=False)
+    if client and wrong is not None:
+        wait = wrong.blocked(client)
+        if wait:
+            log.warning("token refused: client %s is locked out after too many wrong %s", client[:8], setting)
+            raise gr.Error(
+                f"Too many wrong tokens from your connection; try again in {wait_text(wait)}.", print_exception=False
+            )
     if not check(token, expected):
+        if client and wrong is not None:
+            wrong.hit(client)
+        log.warning("wrong %s for %s from client %s", setting, what.lower(), (client or "direct call")[:8])
         raise gr.Error("That token is not right.", print_exception=False)
 
 
-def gate(expected: str, label: str, elem_prefix: str) -> tuple[gr.Textbox, gr.Column]:
+def gate(expected: str, setting: str, label: str, elem_prefix: str, limits: Limits) -> tuple[gr.Textbox, gr.Column]:
     """A token form in front of a console: the console's body shows once the right token is given.
 
     Returns the token box (kept, hidden, as the input of every console event: the API takes the
@@ -73,10 +101,12 @@ def gate(expected: str, label: str, elem_prefix: str) -> tuple[gr.Textbox, gr.Co
         said = gr.Markdown(elem_id=f"{elem_prefix}-login-result")
     body = gr.Column(visible=False, elem_id=f"{elem_prefix}-body")
 
-    def open_console(value: str) -> tuple:
-        if check(value, expected):
-            return gr.update(visible=False), gr.update(visible=True), ""
-        return gr.update(visible=True), gr.update(visible=False), "That token is not right. Check it and try again."
+    def open_console(value: str, request: gr.Request) -> tuple:
+        try:
+            require(value, expected, setting, label, client=limits.client(request), wrong=limits.wrong_tokens)
+        except gr.Error as exc:
+            return gr.update(visible=True), gr.update(visible=False), str(exc.message)
+        return gr.update(visible=False), gr.update(visible=True), ""
 
     for trigger in (enter.click, token.submit):
         trigger(open_console, token, [login, body, said], api_visibility="private")

@@ -18,6 +18,7 @@ from clone.guardrails import disclosure
 from clone.memory import bounded
 from clone.reply import reply_markdown
 from clone.services import Services
+from clone.ui.limits import CHAT_LIMIT_TEXT, Limits, checked_text
 from clone.ui.page import avatar_path
 
 log = logging.getLogger(__name__)
@@ -42,13 +43,24 @@ class ChatHandlers:
 
     services: Services
     show_citations: bool = True
+    limits: Limits | None = None
+
+    def __post_init__(self) -> None:
+        # Per-client limits, shared by every screen and route of this process (see clone.ui.limits).
+        self.limits = self.limits or Limits(self.services.settings)
 
     @property
     def settings(self):
         return self.services.settings
 
     def respond(
-        self, message: str, chat: list[dict], session: dict | None, study: dict | None = None, channel: str = "web"
+        self,
+        message: str,
+        chat: list[dict],
+        session: dict | None,
+        study: dict | None = None,
+        channel: str = "web",
+        request: gr.Request | None = None,
     ) -> Iterator[tuple[list[dict], str, dict]]:
         """Stream a reply into the chat. Yields (chat messages, cleared textbox, session).
 
@@ -59,8 +71,10 @@ class ChatHandlers:
         state (set by the survey's consent step), only read here: a participant's condition decides
         whether citations are shown, and the replies are counted in the study's tally on the server.
         ``channel`` is ``web`` (the page) or ``embed`` (the widget): one the creator's consent does not
-        list gets a notice.
+        list gets a notice. A client over ``CLONE_CHAT_PER_MINUTE`` gets an error and keeps what it typed.
         """
+        message = checked_text(message, "The message")
+        self.limits.check(self.limits.chat, request, CHAT_LIMIT_TEXT)
         clone = self.services.clone
         session = new_session() | dict(session or {})
         now = time.time()
@@ -98,10 +112,10 @@ class ChatHandlers:
             yield chat + [{"role": "assistant", "content": reply_markdown(reply, show)}], "", session
 
     def respond_embed(
-        self, message: str, chat: list[dict], session: dict | None
+        self, message: str, chat: list[dict], session: dict | None, request: gr.Request | None = None
     ) -> Iterator[tuple[list[dict], str, dict]]:
         """:meth:`respond` for the ``/widget`` embed: the ``embed`` channel of the creator's consent."""
-        yield from self.respond(message, chat, session, None, channel="embed")
+        yield from self.respond(message, chat, session, None, channel="embed", request=request)
 
     def _count(self, reply, conversation: str, channel: str) -> None:
         """One row for the creator's analytics; a database hiccup never costs a fan their reply."""
@@ -110,8 +124,13 @@ class ChatHandlers:
         except SQLAlchemyError as exc:
             log.warning("could not count a reply for analytics: %s", exc.__class__.__name__)
 
-    def chat_api(self, message: str) -> dict:
-        """Answer one message: reply text, sources, flags and receipt; ``ai_generated`` is always true."""
+    def chat_api(self, message: str, request: gr.Request | None = None) -> dict:
+        """Answer one message: reply text, sources, flags and receipt; ``ai_generated`` is always true.
+
+        ``message`` must be text (else a clear error); a client over ``CLONE_CHAT_PER_MINUTE`` is refused.
+        """
+        message = checked_text(message, "message")
+        self.limits.check(self.limits.chat, request, CHAT_LIMIT_TEXT)
         clone = self.services.clone
         reply = clone.answer(message, channel="api")
         self._count(reply, new_conversation_id(), "api")
@@ -129,20 +148,28 @@ class ChatHandlers:
         question = (session or {}).get("unanswered") or ""
         return gr.update(visible=bool(question)), question, ""
 
-    def leave_question(self, question: str, notify: bool, email: str, session: dict | None) -> tuple:
+    def leave_question(
+        self, question: str, notify: bool, email: str, session: dict | None, request: gr.Request | None = None
+    ) -> tuple:
         """Store the fan's question for the creator (the e-mail address only if ``notify``).
 
-        Returns (result text, session, form visibility); errors leave what the fan typed in place.
+        Returns (result text, session, form visibility); errors leave what the fan typed in place. Limited to
+        ``MAX_LEFT_PER_SESSION`` per browser session and ``CLONE_QUESTIONS_PER_HOUR`` per client.
         """
-        session = new_session() | dict(session or {})
+        question, email = checked_text(question, "The question"), checked_text(email, "The e-mail address")
+        session = new_session() | dict(session if isinstance(session, dict) else {})
         if session.get("left", 0) >= MAX_LEFT_PER_SESSION:
-            raise gr.Error(f"You have left {MAX_LEFT_PER_SESSION} questions already; thank you, that is the limit.")
+            raise gr.Error(
+                f"You have left {MAX_LEFT_PER_SESSION} questions already; thank you, that is the limit.",
+                print_exception=False,
+            )
+        self.limits.check(self.limits.questions, request, "questions left for the creator")
         try:
             self.services.inbox.leave(
-                question, notify=bool(notify), email=email, max_chars=self.settings.max_message_chars
+                question, notify=notify is True, email=email, max_chars=self.settings.max_message_chars
             )
         except InboxError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         name = self.services.persona.name
         told = f" When {name} answers, they get your address once, to tell you; then it is erased." if notify else ""
         session = session | {"left": session.get("left", 0) + 1, "unanswered": ""}

@@ -18,6 +18,7 @@ from clone.services import Services
 from clone.survey.charts import n_per_condition
 from clone.trust.consent import summary_markdown
 from clone.ui.auth import gate, require
+from clone.ui.limits import Limits, checked_text
 
 WIDGET_PATH = "/widget"
 
@@ -27,20 +28,34 @@ class CreatorHandlers:
     """The creator console's events, each checking the creator token."""
 
     services: Services
+    limits: Limits | None = None
+
+    def __post_init__(self) -> None:
+        # Per-client limits, shared by every screen and route of this process (see clone.ui.limits).
+        self.limits = self.limits or Limits(self.services.settings)
 
     @property
     def settings(self):
         return self.services.settings
 
-    def _require(self, token: str, what: str) -> None:
-        require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", what)
+    def _require(self, token: str, what: str, request: gr.Request | None = None) -> None:
+        """The creator token, with the wrong-token throttle of ``CLONE_WRONG_TOKENS_PER_HOUR`` per client."""
+        limits = self.limits
+        require(
+            token,
+            self.settings.creator_token,
+            "CLONE_CREATOR_TOKEN",
+            what,
+            client=limits.client(request),
+            wrong=limits.wrong_tokens,
+        )
 
-    def inbox_view(self, token: str) -> tuple:
+    def inbox_view(self, token: str, request: gr.Request | None = None) -> tuple:
         """The creator's inbox (needs the creator token): open questions grouped by meaning, biggest first.
 
         Returns (table rows, group picker, summary).
         """
-        self._require(token, "The inbox")
+        self._require(token, "The inbox", request)
         groups = self.services.inbox.groups(self.services.clone.kb.embeddings)
         rows = [
             [g.count, g.question, "; ".join(q.question for q in g.questions[1:4]), g.wants_reply, g.latest[:16]]
@@ -68,13 +83,14 @@ class CreatorHandlers:
         )
         if group is None:
             raise gr.Error(
-                "That group is no longer in the inbox (answered or dismissed meanwhile); show the inbox again."
+                "That group is no longer in the inbox (answered or dismissed meanwhile); show the inbox again.",
+                print_exception=False,
             )
         return group
 
-    def inbox_pick(self, token: str, key: str | None) -> str:
+    def inbox_pick(self, token: str, key: str | None, request: gr.Request | None = None) -> str:
         """The picked group's typical wording, to edit into the question the answer will stand under."""
-        self._require(token, "The inbox")
+        self._require(token, "The inbox", request)
         return self._group(key).question if key else ""
 
     def inbox_answer(
@@ -84,9 +100,11 @@ class CreatorHandlers:
         question: str,
         answer: str,
         progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+        request: gr.Request | None = None,
     ) -> str:
         """Publish the creator's answer to a group, then re-index so the clone cites it at once."""
-        self._require(token, "Answering")
+        self._require(token, "Answering", request)
+        question, answer = checked_text(question, "The question"), checked_text(answer, "The answer")
         group = self._group(key)
         try:
             published = self.services.inbox.publish(
@@ -94,7 +112,7 @@ class CreatorHandlers:
             )
             self.services.clone.reindex(show_progress=True)  # tqdm's bar becomes the gr.Progress bar
         except CloneError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         lines = [
             f"**Published.** Your answer closed {published.closed} questions and is now a source of your clone: "
             f"*Creator answer: {html.escape(published.answer.question)}*."
@@ -108,18 +126,20 @@ class CreatorHandlers:
             )
         return "\n\n".join(lines)
 
-    def inbox_dismiss(self, token: str, key: str | None) -> str:
+    def inbox_dismiss(self, token: str, key: str | None, request: gr.Request | None = None) -> str:
         """Close a group without an answer (spam, or nothing to say); e-mail addresses are erased."""
-        self._require(token, "The inbox")
+        self._require(token, "The inbox", request)
         closed = self.services.inbox.dismiss([q.question_id for q in self._group(key).questions])
         return f"Dismissed {closed} questions."
 
     # --- creator analytics ------------------------------------------------------------
-    def analytics(self, token: str, days: float = 30) -> tuple:
+    def analytics(self, token: str, days: float = 30, request: gr.Request | None = None) -> tuple:
         """Charts for the creator (needs the creator token): conversations per day, abstention and refusal
         rates, most-asked topics, survey participants per condition, and a summary.
         """
-        self._require(token, "Analytics")
+        self._require(token, "Analytics", request)
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int | float)):
+            raise gr.Error("Days must be a number from 1 to 365.", print_exception=False)
         days = max(1, min(int(days or 30), 365))
         per_day = self.services.events.per_day(days)
         totals = self.services.events.totals(days=days)
@@ -141,14 +161,19 @@ class CreatorHandlers:
         per_day["day"], rates["day"] = pd.to_datetime(per_day["day"]), pd.to_datetime(rates["day"])
         return per_day, rates, topics, n, summary
 
-    def reindex(self, token: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
+    def reindex(
+        self,
+        token: str,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+        request: gr.Request | None = None,
+    ) -> str:
         """Re-read the content folder and update the index (needs the creator token); returns a summary."""
-        self._require(token, "Re-indexing")
+        self._require(token, "Re-indexing", request)
         messages: list[str] = []
         try:
             report = self.services.clone.reindex(progress=messages.append, show_progress=True)
         except CloneError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         lines = [
             f"**{report.chunks} passages from {report.files} documents.** "
             + (
@@ -163,9 +188,9 @@ class CreatorHandlers:
         lines += [f"- Skipped `{s.path}`: {s.reason}" for s in report.skipped]
         return "\n\n".join(lines)
 
-    def status(self, token: str) -> str:
+    def status(self, token: str, request: gr.Request | None = None) -> str:
         """Consent and keys, as the creator should check them (needs the creator token)."""
-        self._require(token, "The status")
+        self._require(token, "The status", request)
         s = self.services
         return (
             f"{summary_markdown(s.consent)}\n\n### Receipt key\nThis deployment signs every reply with the key "
@@ -266,7 +291,7 @@ def web_component_route() -> Route:
 def build(h: CreatorHandlers) -> None:
     """The creator console: token form, then re-index, inbox, analytics, embed snippet and status."""
     gr.Markdown("## Creator console\nYour clone's content, the questions it could not answer, and how it is used.")
-    token, body = gate(h.settings.creator_token, "Creator token", "creator")
+    token, body = gate(h.settings.creator_token, "CLONE_CREATOR_TOKEN", "Creator token", "creator", h.limits)
     with body:
         with gr.Tabs(elem_id="creator-tabs"):
             with gr.Tab("Content", id="creator-content"):

@@ -10,15 +10,18 @@ import gradio as gr
 from clone import __version__
 from clone.errors import SurveyError
 from clone.services import Services
+from clone.ui.limits import Limits, checked_text
 
 
 def _participant(session: dict | None, stage: str) -> dict:
     """This session's participant, who must be at ``stage`` of the flow (else a polite ``gr.Error``)."""
     participant = (session or {}).get("participant")
     if not participant:
-        raise gr.Error("Please agree to take part first (the consent form at the top of this tab).")
+        raise gr.Error(
+            "Please agree to take part first (the consent form at the top of this tab).", print_exception=False
+        )
     if participant["stage"] != stage:
-        raise gr.Error("That step is already done; please continue with the next one.")
+        raise gr.Error("That step is already done; please continue with the next one.", print_exception=False)
     return dict(participant)
 
 
@@ -27,24 +30,36 @@ class SurveyHandlers:
     """The survey's steps, plain functions over the study and its store."""
 
     services: Services
+    limits: Limits | None = None
 
-    def consent(self, agree: bool, keep_transcript: bool, study: dict | None) -> tuple:
+    def __post_init__(self) -> None:
+        # Per-client limits, shared by every screen and route of this process (see clone.ui.limits).
+        self.limits = self.limits or Limits(self.services.settings)
+
+    def consent(
+        self, agree: bool, keep_transcript: bool, study: dict | None, request: gr.Request | None = None
+    ) -> tuple:
         """Consent screen: record consent, draw an id and a condition on the server, show the pre-chat questions.
 
         ``study`` is the survey's own state (``gr.State``), apart from the chat's, so a reply still
         streaming can never write back an older copy of it. Returns (study state, consent step, pre-chat
-        step, status). The condition never comes from the client.
+        step, status). The condition never comes from the client. A client may start at most
+        ``CLONE_PARTICIPANTS_PER_HOUR`` participants.
         """
         s = self.services
-        session = dict(study or {})
+        session = dict(study if isinstance(study, dict) else {})
         if session.get("participant"):
-            raise gr.Error("You have already agreed; please continue below.")
-        if not agree:
-            raise gr.Error("Please tick the box to agree, or choose No thanks to chat without taking part.")
+            raise gr.Error("You have already agreed; please continue below.", print_exception=False)
+        if agree is not True:
+            raise gr.Error(
+                "Please tick the box to agree, or choose No thanks to chat without taking part.",
+                print_exception=False,
+            )
+        self.limits.check(self.limits.participants, request, "new participants")
         a = s.store.assign(
             s.study,
             consent_version=s.study.consent_version,
-            transcript_opt_in=bool(keep_transcript),
+            transcript_opt_in=keep_transcript is True,
             persona_id=s.persona.id,
             app_version=__version__,
             backend=s.clone.backend.name,
@@ -52,7 +67,7 @@ class SurveyHandlers:
         session["participant"] = {
             "id": a.participant_id,
             "show_citations": s.study.condition(a.condition).show_citations,
-            "transcript_opt_in": bool(keep_transcript),
+            "transcript_opt_in": keep_transcript is True,
             "stage": "pre",
         }
         return session, gr.update(visible=False), gr.update(visible=True), "Thank you for taking part."
@@ -72,7 +87,7 @@ class SurveyHandlers:
         try:
             s.store.save_phase(s.study, participant["id"], "pre", dict(zip(columns, answers, strict=True)))
         except (SurveyError, ValueError) as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         session = dict(session) | {"participant": participant | {"stage": "chat"}}
         return session, gr.update(visible=False), gr.update(visible=True), ""
 
@@ -106,7 +121,7 @@ class SurveyHandlers:
             )
             s.store.save_phase(s.study, participant["id"], "post", dict(zip(columns, answers, strict=True)))
         except (SurveyError, ValueError) as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         s.tally.forget(participant["id"])
         session = dict(session) | {"participant": participant | {"stage": "done"}}
         message = (
@@ -117,7 +132,8 @@ class SurveyHandlers:
 
     def delete_answers(self, code: str) -> str:
         """Delete everything stored under a completion code."""
-        if self.services.store.delete(code):
+        code = checked_text(code, "The completion code").strip()
+        if code and self.services.store.delete(code):
             return "Your answers have been deleted."
         return "No answers are stored under that code (already deleted, or a typo?)."
 
