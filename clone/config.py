@@ -201,6 +201,59 @@ SETTINGS: tuple[Setting, ...] = (
         "postgresql://user:password@host:5432/clone, so several replicas share it. Empty: a SQLite file in CLONE_HOME.",
     ),
     Setting(
+        "CLONE_CHAT_PER_MINUTE",
+        "20",
+        "Most chat messages one client (one address, across tabs, sessions, the UI and the `/chat` API) may "
+        'send in any minute; more get a polite "slow down" message.',
+        int,
+        1,
+        100_000,
+    ),
+    Setting(
+        "CLONE_QUESTIONS_PER_HOUR",
+        "10",
+        "Most questions one client may leave in the creator's inbox in any hour (on top of 5 per browser session).",
+        int,
+        1,
+        100_000,
+    ),
+    Setting(
+        "CLONE_PARTICIPANTS_PER_HOUR",
+        "30",
+        "Most new survey participants (consents) one client may start in any hour. Raise it for a lab whose "
+        "participants all share one address.",
+        int,
+        1,
+        100_000,
+    ),
+    Setting(
+        "CLONE_WRONG_TOKENS_PER_HOUR",
+        "10",
+        "Wrong creator or research tokens one client may try in any hour; after that every token it sends, "
+        "right or wrong, is refused until the hour has passed.",
+        int,
+        1,
+        100_000,
+    ),
+    Setting(
+        "CLONE_PROXY_HOPS",
+        "0",
+        "Trusted reverse proxies in front of the app (1 on Hugging Face Spaces). 0: a client is its connection's "
+        "address and `X-Forwarded-For` is ignored; n: the n-th address from the right of `X-Forwarded-For`.",
+        int,
+        0,
+        10,
+    ),
+    Setting(
+        "CLONE_EXPORT_KEEP_MINUTES",
+        "10",
+        "Minutes a study export downloaded in the Researchers tab stays on the server; each file is also "
+        "removed as soon as it has been downloaded once.",
+        float,
+        0.01,
+        1440,
+    ),
+    Setting(
         "CLONE_REVOKED",
         "false",
         "Kill switch: `true` switches the clone off (it stops answering and shows a notice).",
@@ -277,6 +330,12 @@ class Settings:
     hf_dataset: str = ""
     hf_sync_minutes: float = 5.0
     database_url: str = ""
+    chat_per_minute: int = 20
+    questions_per_hour: int = 10
+    participants_per_hour: int = 30
+    wrong_tokens_per_hour: int = 10
+    proxy_hops: int = 0
+    export_keep_minutes: float = 10.0
 
     @property
     def index_dir(self) -> Path:
@@ -363,7 +422,31 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         hf_dataset=values["CLONE_HF_DATASET"],
         hf_sync_minutes=values["CLONE_HF_SYNC_MINUTES"],
         database_url=values["DATABASE_URL"],
+        chat_per_minute=values["CLONE_CHAT_PER_MINUTE"],
+        questions_per_hour=values["CLONE_QUESTIONS_PER_HOUR"],
+        participants_per_hour=values["CLONE_PARTICIPANTS_PER_HOUR"],
+        wrong_tokens_per_hour=values["CLONE_WRONG_TOKENS_PER_HOUR"],
+        proxy_hops=values["CLONE_PROXY_HOPS"],
+        export_keep_minutes=values["CLONE_EXPORT_KEEP_MINUTES"],
     )
+
+
+# Tokens shorter than this are refused at start: a short token falls to guessing.
+MIN_TOKEN_CHARS = 16
+
+
+def check_tokens(settings: Settings) -> None:
+    """Refuse every token setting (``CLONE_CREATOR_TOKEN``, ``CLONE_RESEARCH_TOKEN``, any ``*_TOKEN``) that is
+    set but shorter than :data:`MIN_TOKEN_CHARS` characters; an empty one leaves its feature switched off."""
+    for s in SETTINGS:
+        if not s.name.endswith("_TOKEN"):
+            continue
+        value = getattr(settings, s.name.removeprefix("CLONE_").lower(), "")
+        if value and len(value) < MIN_TOKEN_CHARS:
+            raise ConfigError(
+                f"{s.name} is {len(value)} characters long; use at least {MIN_TOKEN_CHARS} random characters, "
+                f'for example the output of: python -c "import secrets; print(secrets.token_urlsafe(24))"'
+            )
 
 
 def setting(name: str) -> Setting:

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import functools
 import html
+import inspect
 import logging
 import os
 import re
@@ -20,19 +22,23 @@ from pathlib import Path
 
 import gradio as gr
 import pandas as pd
+from gradio.utils import get_upload_folder
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.middleware import Middleware
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from clone import __version__
 from clone.analytics import EventLog, new_conversation_id, rates_long
-from clone.config import ASSETS_DIR, Settings, load_settings
+from clone.config import ASSETS_DIR, Settings, check_tokens, load_settings
 from clone.errors import CloneError, InboxError, SurveyError
+from clone.gate import Gate, sweep_exports, sweep_later
 from clone.guardrails import disclosure
 from clone.inbox import InboxStore
 from clone.memory import bounded
 from clone.persona import load_persona
 from clone.pipeline import Clone, plain
+from clone.ratelimit import RateLimit, client_address, client_key, wait_text
 from clone.survey import ChatMetrics, Instrument, Study, SurveyStore, load_study, write_study_export
 from clone.survey.charts import item_distribution, n_per_condition, pre_post_means
 from clone.survey.http import export_routes
@@ -86,8 +92,11 @@ class Handlers:
     inbox: InboxStore | None = None
     events: EventLog | None = None
     tally: ChatTally = field(default_factory=lambda: ChatTally())
+    limits: Limits | None = None
 
     def __post_init__(self) -> None:
+        # Per-client limits, shared by the UI and the API routes of this process (see clone.ratelimit).
+        self.limits = self.limits or Limits(self.settings)
         # The inbox and the event log share the survey's database (DATABASE_URL, or the SQLite file).
         self.inbox = self.inbox or InboxStore(self.settings.database)
         self.events = self.events or EventLog(self.settings.database)
@@ -97,7 +106,12 @@ class Handlers:
 
     # --- chat -------------------------------------------------------------------------
     def respond(
-        self, message: str, chat: list[dict], session: dict | None, study: dict | None = None
+        self,
+        message: str,
+        chat: list[dict],
+        session: dict | None,
+        study: dict | None = None,
+        request: gr.Request | None = None,
     ) -> Iterator[tuple[list[dict], str, dict]]:
         """Stream a reply into the chat. Yields (chat messages, cleared textbox, session).
 
@@ -106,8 +120,11 @@ class Handlers:
         and is repeated after ``CLONE_DISCLOSURE_EVERY_TURNS`` turns or
         ``CLONE_DISCLOSURE_EVERY_MINUTES`` minutes, whichever comes first. ``study`` is the survey's
         state (set by :meth:`consent`), only read here: a participant's condition decides whether
-        citations are shown, and the replies are counted in :attr:`tally` on the server.
+        citations are shown, and the replies are counted in :attr:`tally` on the server. A client over
+        ``CLONE_CHAT_PER_MINUTE`` gets an error and keeps what it typed.
         """
+        message = _text(message, "The message")
+        self.limits.check(self.limits.chat, request, CHAT_LIMIT_TEXT)
         session = new_session() | dict(session or {})
         now = time.time()
         session["disclosed_at"] = session["disclosed_at"] or now
@@ -159,29 +176,37 @@ class Handlers:
         question = (session or {}).get("unanswered") or ""
         return gr.update(visible=bool(question)), question, ""
 
-    def leave_question(self, question: str, notify: bool, email: str, session: dict | None) -> tuple:
+    def leave_question(
+        self, question: str, notify: bool, email: str, session: dict | None, request: gr.Request | None = None
+    ) -> tuple:
         """Store the fan's question for the creator (the e-mail address only if ``notify``).
 
-        Returns (result text, session, form visibility); errors leave what the fan typed in place.
+        Returns (result text, session, form visibility); errors leave what the fan typed in place. Limited to
+        ``MAX_LEFT_PER_SESSION`` per browser session and ``CLONE_QUESTIONS_PER_HOUR`` per client.
         """
-        session = new_session() | dict(session or {})
+        question, email = _text(question, "The question"), _text(email, "The e-mail address")
+        session = new_session() | dict(session if isinstance(session, dict) else {})
         if session.get("left", 0) >= MAX_LEFT_PER_SESSION:
-            raise gr.Error(f"You have left {MAX_LEFT_PER_SESSION} questions already; thank you, that is the limit.")
+            raise gr.Error(
+                f"You have left {MAX_LEFT_PER_SESSION} questions already; thank you, that is the limit.",
+                print_exception=False,
+            )
+        self.limits.check(self.limits.questions, request, "questions left for the creator")
         try:
-            self.inbox.leave(question, notify=bool(notify), email=email, max_chars=self.settings.max_message_chars)
+            self.inbox.leave(question, notify=notify is True, email=email, max_chars=self.settings.max_message_chars)
         except InboxError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         name = self.clone.persona.name
         told = f" When {name} answers, they get your address once, to tell you; then it is erased." if notify else ""
         session = session | {"left": session.get("left", 0) + 1, "unanswered": ""}
         return f"Thank you: your question is in {name}'s inbox.{told}", session, gr.update(visible=False)
 
-    def inbox_view(self, token: str) -> tuple:
+    def inbox_view(self, token: str, request: gr.Request | None = None) -> tuple:
         """The creator's inbox (needs the creator token): open questions grouped by meaning, biggest first.
 
         Returns (table rows, group picker, summary).
         """
-        _require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "The inbox")
+        self._require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "The inbox", request)
         groups = self.inbox.groups(self.clone.kb.embeddings)
         rows = [
             [g.count, g.question, "; ".join(q.question for q in g.questions[1:4]), g.wants_reply, g.latest[:16]]
@@ -211,9 +236,9 @@ class Handlers:
             )
         return group
 
-    def inbox_pick(self, token: str, key: str | None) -> str:
+    def inbox_pick(self, token: str, key: str | None, request: gr.Request | None = None) -> str:
         """The picked group's typical wording, to edit into the question the answer will stand under."""
-        _require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "The inbox")
+        self._require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "The inbox", request)
         return self._group(key).question if key else ""
 
     def inbox_answer(
@@ -223,9 +248,11 @@ class Handlers:
         question: str,
         answer: str,
         progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+        request: gr.Request | None = None,
     ) -> str:
         """Publish the creator's answer to a group, then re-index so the clone cites it at once."""
-        _require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "Answering")
+        self._require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "Answering", request)
+        question, answer = _text(question, "The question"), _text(answer, "The answer")
         group = self._group(key)
         try:
             published = self.inbox.publish(
@@ -247,18 +274,20 @@ class Handlers:
             )
         return "\n\n".join(lines)
 
-    def inbox_dismiss(self, token: str, key: str | None) -> str:
+    def inbox_dismiss(self, token: str, key: str | None, request: gr.Request | None = None) -> str:
         """Close a group without an answer (spam, or nothing to say); e-mail addresses are erased."""
-        _require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "The inbox")
+        self._require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "The inbox", request)
         closed = self.inbox.dismiss([q.question_id for q in self._group(key).questions])
         return f"Dismissed {closed} questions."
 
     # --- creator analytics ------------------------------------------------------------
-    def analytics(self, token: str, days: float = 30) -> tuple:
+    def analytics(self, token: str, days: float = 30, request: gr.Request | None = None) -> tuple:
         """Charts for the creator (needs the creator token): conversations per day, abstention and refusal
         rates, most-asked topics, survey participants per condition, and a summary.
         """
-        _require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "Analytics")
+        self._require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "Analytics", request)
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int | float)):
+            raise gr.Error("Days must be a number from 1 to 365.", print_exception=False)
         days = max(1, min(int(days or 30), 365))
         per_day = self.events.per_day(days)
         totals = self.events.totals(days=days)
@@ -280,8 +309,13 @@ class Handlers:
         per_day["day"], rates["day"] = pd.to_datetime(per_day["day"]), pd.to_datetime(rates["day"])
         return per_day, rates, topics, n, summary
 
-    def chat_api(self, message: str) -> dict:
-        """Answer one message: reply text, sources, flags and receipt; ``ai_generated`` is always true."""
+    def chat_api(self, message: str, request: gr.Request | None = None) -> dict:
+        """Answer one message: reply text, sources, flags and receipt; ``ai_generated`` is always true.
+
+        ``message`` must be text (else a clear error); a client over ``CLONE_CHAT_PER_MINUTE`` is refused.
+        """
+        message = _text(message, "message")
+        self.limits.check(self.limits.chat, request, CHAT_LIMIT_TEXT)
         reply = self.clone.answer(message)
         self._count(reply, new_conversation_id(), "api")
         data = reply.to_dict()
@@ -313,22 +347,29 @@ class Handlers:
         return gr.update(value="", visible=False)
 
     # --- survey: the participant flow --------------------------------------------------
-    def consent(self, agree: bool, keep_transcript: bool, study: dict | None) -> tuple:
+    def consent(
+        self, agree: bool, keep_transcript: bool, study: dict | None, request: gr.Request | None = None
+    ) -> tuple:
         """Consent screen: record consent, draw an id and a condition on the server, show the pre-chat questions.
 
         ``study`` is the survey's own state (``gr.State``), apart from the chat's, so a reply still
         streaming can never write back an older copy of it. Returns (study state, consent step, pre-chat
-        step, status). The condition never comes from the client.
+        step, status). The condition never comes from the client. A client may start at most
+        ``CLONE_PARTICIPANTS_PER_HOUR`` participants.
         """
-        session = dict(study or {})
+        session = dict(study if isinstance(study, dict) else {})
         if session.get("participant"):
-            raise gr.Error("You have already agreed; please continue below.")
-        if not agree:
-            raise gr.Error("Please tick the box to agree, or choose No thanks to chat without taking part.")
+            raise gr.Error("You have already agreed; please continue below.", print_exception=False)
+        if agree is not True:
+            raise gr.Error(
+                "Please tick the box to agree, or choose No thanks to chat without taking part.",
+                print_exception=False,
+            )
+        self.limits.check(self.limits.participants, request, "new participants")
         a = self.store.assign(
             self.study,
             consent_version=self.study.consent_version,
-            transcript_opt_in=bool(keep_transcript),
+            transcript_opt_in=keep_transcript is True,
             persona_id=self.clone.persona.id,
             app_version=__version__,
             backend=self.clone.backend.name,
@@ -336,7 +377,7 @@ class Handlers:
         session["participant"] = {
             "id": a.participant_id,
             "show_citations": self.study.condition(a.condition).show_citations,
-            "transcript_opt_in": bool(keep_transcript),
+            "transcript_opt_in": keep_transcript is True,
             "stage": "pre",
         }
         return session, gr.update(visible=False), gr.update(visible=True), "Thank you for taking part."
@@ -399,24 +440,34 @@ class Handlers:
 
     def delete_answers(self, code: str) -> str:
         """Delete everything stored under a completion code."""
-        if self.store.delete(code):
+        code = _text(code, "The completion code").strip()
+        if code and self.store.delete(code):
             return "Your answers have been deleted."
         return "No answers are stored under that code (already deleted, or a typo?)."
 
     # --- researchers ------------------------------------------------------------------
-    def export_files(self, token: str) -> list[str]:
-        """Write the wide CSV, long CSV and codebook (CSV, JSON); return their paths (needs the research token)."""
-        _require(token, self.settings.research_token, "CLONE_RESEARCH_TOKEN", "The export")
-        return [str(p) for p in write_study_export(self.study, self.store, self.settings.export_dir)]
+    def export_files(self, token: str, request: gr.Request | None = None) -> list[str]:
+        """Write the wide CSV, long CSV and codebook (CSV, JSON); return their paths (needs the research token).
 
-    def charts(self, token: str, instrument_id: str | None = None) -> tuple:
+        The files are not kept: Gradio's copy is removed once downloaded (:class:`clone.gate.Gate`), and
+        every copy after ``CLONE_EXPORT_KEEP_MINUTES``.
+        """
+        self._require(token, self.settings.research_token, "CLONE_RESEARCH_TOKEN", "The export", request)
+        keep = self.settings.export_keep_minutes * 60
+        folders = [self.settings.export_dir, Path(get_upload_folder())]
+        sweep_exports(folders, keep)
+        paths = [str(p) for p in write_study_export(self.study, self.store, self.settings.export_dir)]
+        sweep_later(folders, keep)
+        return paths
+
+    def charts(self, token: str, instrument_id: str | None = None, request: gr.Request | None = None) -> tuple:
         """Chart data (needs the research token): item distributions of one instrument, pre/post means, N.
 
         Returns three DataFrames for the Researchers tab's plots. Gradio stacks bars of one x value, so each
         item gets one bar stacked by answer value (as text: a colour per value, not a binned axis), and each
         condition gets separate assigned and finished bars.
         """
-        _require(token, self.settings.research_token, "CLONE_RESEARCH_TOKEN", "The charts")
+        self._require(token, self.settings.research_token, "CLONE_RESEARCH_TOKEN", "The charts", request)
         records = self.store.records()
         instrument_id = instrument_id or self.study.instruments[0].id
         dist = item_distribution(self.study, records, instrument_id)
@@ -428,14 +479,19 @@ class Handlers:
         n["group"] = n["condition"] + " · " + n["status"]
         return dist, shift, n
 
-    def export_csv(self, token: str) -> str:
+    def export_csv(self, token: str, request: gr.Request | None = None) -> str:
         """Write the export files and return the wide CSV's path (needs the research token)."""
-        return self.export_files(token)[0]
+        return self.export_files(token, request)[0]
 
     # --- creator ----------------------------------------------------------------------
-    def reindex(self, token: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:  # noqa: B008
+    def reindex(
+        self,
+        token: str,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+        request: gr.Request | None = None,
+    ) -> str:
         """Re-read the content folder and update the index (needs the creator token); returns a summary."""
-        _require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "Re-indexing")
+        self._require(token, self.settings.creator_token, "CLONE_CREATOR_TOKEN", "Re-indexing", request)
         messages: list[str] = []
         try:
             report = self.clone.reindex(progress=messages.append, show_progress=True)
@@ -455,13 +511,104 @@ class Handlers:
         lines += [f"- Skipped `{s.path}`: {s.reason}" for s in report.skipped]
         return "\n\n".join(lines)
 
+    def _require(self, token: str | None, expected: str, setting: str, what: str, request=None) -> None:
+        """:func:`_require`, with the wrong-token throttle of ``CLONE_WRONG_TOKENS_PER_HOUR`` per client."""
+        _require(token, expected, setting, what, client=self.limits.client(request), wrong=self.limits.wrong_tokens)
 
-def _require(token: str | None, expected: str, setting: str, what: str) -> None:
-    """Raise ``gr.Error`` unless ``token`` matches the protected feature's setting."""
+
+CHAT_LIMIT_TEXT = "messages"
+
+
+class Limits:
+    """The per-client limits of one app process, in memory (see :mod:`clone.ratelimit`), from the settings."""
+
+    def __init__(self, settings: Settings):
+        self.proxy_hops = settings.proxy_hops
+        self.chat = RateLimit(settings.chat_per_minute, 60)
+        self.questions = RateLimit(settings.questions_per_hour, 3600)
+        self.participants = RateLimit(settings.participants_per_hour, 3600)
+        self.wrong_tokens = RateLimit(settings.wrong_tokens_per_hour, 3600)
+
+    def client(self, request: gr.Request | None) -> str | None:
+        """The keyed hash of the request's client address; None for a direct call (library code, no request)."""
+        if request is None:
+            return None
+        host = getattr(getattr(request, "client", None), "host", None)
+        return client_key(client_address(host, getattr(request, "headers", None), self.proxy_hops))
+
+    def check(self, limit: RateLimit, request: gr.Request | None, what: str) -> None:
+        """Count one hit for the request's client; over the limit, a ``gr.Error`` that says how long to wait."""
+        key = self.client(request)
+        if key is None:
+            return
+        wait = limit.hit(key)
+        if wait:
+            log.info("rate limit: too many %s from client %s", what, key[:8])
+            raise gr.Error(
+                f"Too many {what} from your connection in a short time; please try again in {wait_text(wait)}.",
+                print_exception=False,
+            )
+
+
+def _text(value, what: str) -> str:
+    """A text argument as the handlers expect it: None is empty; anything but valid text is a clear error."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise gr.Error(f"{what} must be text, not {type(value).__name__}.", print_exception=False)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise gr.Error(
+            f"{what} holds characters that are not valid text (a lone surrogate); please type it again.",
+            print_exception=False,
+        ) from None
+    return value
+
+
+def text_arguments(fn):
+    """``fn`` with every argument checked by :func:`_text` first: for API endpoints that take text only, so
+    a number, a list or a lone surrogate gets a clear error instead of an exception inside ``fn``."""
+    names = list(inspect.signature(fn).parameters)
+
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        args = [_text(a, f"`{name}`") for a, name in zip(args, names, strict=False)]
+        kwargs = {k: _text(v, f"`{k}`") for k, v in kwargs.items()}
+        return fn(*args, **kwargs)
+
+    return checked
+
+
+def _require(
+    token: str | None,
+    expected: str,
+    setting: str,
+    what: str,
+    *,
+    client: str | None = None,
+    wrong: RateLimit | None = None,
+) -> None:
+    """Raise ``gr.Error`` unless ``token`` matches the protected feature's setting.
+
+    A wrong token is logged in one line (no traceback) and counted against ``client`` in ``wrong``; a client
+    over that limit is refused whatever token it sends, until its wrong tries age out of the window.
+    """
     if not expected:
-        raise gr.Error(f"{what} is disabled: set {setting} and restart the app.")
-    if not secrets.compare_digest((token or "").encode(), expected.encode()):
-        raise gr.Error("That token is not right.")
+        raise gr.Error(f"{what} is disabled: set {setting} and restart the app.", print_exception=False)
+    if client and wrong is not None:
+        wait = wrong.blocked(client)
+        if wait:
+            log.warning("token refused: client %s is locked out after too many wrong %s", client[:8], setting)
+            raise gr.Error(
+                f"Too many wrong tokens from your connection; try again in {wait_text(wait)}.", print_exception=False
+            )
+    given = token.encode("utf-8", "replace") if isinstance(token, str) else b""
+    if not secrets.compare_digest(given, expected.encode()):
+        if client and wrong is not None:
+            wrong.hit(client)
+        log.warning("wrong %s for %s from client %s", setting, what.lower(), (client or "direct call")[:8])
+        raise gr.Error("That token is not right.", print_exception=False)
 
 
 VERDICT_LABELS = {
@@ -784,7 +931,7 @@ def build_app(
             f" · version {__version__}</div>"
         )
         gr.api(h.chat_api, api_name="chat", concurrency_limit=16)  # waits on an LLM backend: see launch_options
-        gr.api(h.verify_api, api_name="verify")
+        gr.api(text_arguments(h.verify_api), api_name="verify")
     with app.route("Widget", WIDGET_PATH, show_in_navbar=False):
         build_widget(h)
     app.queue(default_concurrency_limit=8)  # per event; the sizes are explained in launch_options
@@ -959,14 +1106,20 @@ def launch_options(app: gr.Blocks | None = None) -> dict:
     fans queue behind it (tests/test_concurrency.py). The thread pool holds 64 (Gradio's default is 40)
     so that the chat events together (four UI triggers at 8, the API at 16: 48 threads) can never take
     every thread from the survey and the other events. benchmarks/load.py measures the result.
+
+    Abuse: the app takes no files, so uploads are closed (:class:`clone.gate.Gate` answers 403, and
+    ``max_file_size`` is a backstop of 1 kB), and Gradio's ``/monitoring`` is off.
     """
     options: dict = {
         "css": CSS_PATH.read_text(encoding="utf-8") if CSS_PATH.is_file() else None,
         "max_threads": 64,
+        "max_file_size": "1kb",
+        "enable_monitoring": False,
+        "app_kwargs": {"middleware": [Middleware(Gate)]},
     }
     routes = getattr(app, "research_routes", None)
     if routes:
-        options["app_kwargs"] = {"routes": list(routes)}
+        options["app_kwargs"]["routes"] = list(routes)
     return options
 
 
@@ -975,6 +1128,7 @@ def create_app(settings: Settings | None = None) -> gr.Blocks:
     from clone.survey import load_instrument
 
     settings = settings or load_settings()
+    check_tokens(settings)  # a short token falls to guessing: refuse to start with one
     # Gradio copies served files (such as CSV exports) into its temp folder: keep it under CLONE_HOME.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.home / "gradio-tmp"))
     persona = load_persona(settings.creator_dir)
