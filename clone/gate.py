@@ -3,12 +3,16 @@
 * Uploads are closed: the app has no file inputs, so ``/gradio_api/upload`` (and Gradio's audio
   ``process_recording``) answer 403 instead of keeping any file of any size from anyone.
 * ``/monitoring`` (Gradio's traffic dashboard and its public summary) is closed.
+* A call to an event (``/gradio_api/call/<name>``, ``/gradio_api/queue/join``) whose body is not JSON, is
+  larger than :data:`MAX_BODY`, or has too few arguments gets a one-line JSON error (4xx) here, instead of
+  a traceback in Gradio's log and an empty error for the client.
 * A study export served by Gradio (``/gradio_api/file=…/study-*``) is deleted once it has been
   downloaded; :func:`sweep_exports` removes the ones nobody downloaded after ``CLONE_EXPORT_KEEP_MINUTES``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -29,6 +33,9 @@ _CLOSED = {
     re.compile(r"(^|/)monitoring(/.*)?$"): "Monitoring is switched off on this app.",
 }
 _FILE = re.compile(r"(^|/)gradio_api/file=(?P<path>.+)$")
+_CALL = re.compile(r"(^|/)gradio_api/(call/(?P<name>[^/]+)|queue/join)/?$")
+# The largest request body an event call may have: far above the longest message (CLONE_MAX_MESSAGE_CHARS).
+MAX_BODY = 1_000_000
 
 
 def export_file(served: str) -> Path | None:
@@ -67,6 +74,10 @@ class Gate:
             if pattern.search(path):
                 await _plain(send, 403, why)
                 return
+        call = _CALL.search(path) if scope.get("method") == "POST" else None
+        if call:
+            await self._checked_call(scope, receive, send, call["name"])
+            return
         match = _FILE.search(path)
         export = export_file(match["path"]) if match and scope.get("method") == "GET" else None
         if export is None:
@@ -84,6 +95,81 @@ class Gate:
         await self.app(scope, receive, watch)
         if status["code"] == 200 and status["done"]:
             _remove(export)
+
+    async def _checked_call(self, scope, receive, send, name: str | None) -> None:
+        """Read the call's body (at most :data:`MAX_BODY`), check it, then hand it on unchanged."""
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                await _json(send, 413, f"The request is larger than {MAX_BODY:,} bytes.")
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        problem = call_problem(scope.get("app"), name, body)
+        if problem:
+            log.info("refused a malformed call to %s: %s", name or "queue/join", problem)
+            await _json(send, 422, problem)
+            return
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def call_problem(app, name: str | None, body: bytes) -> str | None:
+    """What is wrong with an event call's body, in words for the caller; None when Gradio can take it."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return 'The body must be JSON, like {"data": [...]}.'
+    if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+        return 'The body must be a JSON object with a list of arguments under "data".'
+    blocks = getattr(app, "blocks", None) if app is not None else None
+    fns = getattr(blocks, "fns", None) or {}
+    if name is not None:
+        fn = next((f for f in fns.values() if f.api_name == name), None)
+    else:
+        index = payload.get("fn_index")
+        fn = fns.get(index) if isinstance(index, int) and not isinstance(index, bool) else None
+    if fn is None:
+        return None  # Gradio answers unknown endpoints itself, without a traceback
+    needed, given = len(fn.inputs), len(payload["data"])
+    if given < needed:
+        return f'/{fn.api_name or "this endpoint"} takes {needed} arguments in "data"; {given} were given.'
+    # Gradio refuses a value outside a Radio's or Dropdown's choices too, but with a traceback in the log.
+    for n, (component, value) in enumerate(zip(fn.inputs, payload["data"], strict=False), 1):
+        choices = getattr(component, "choices", None)
+        if not choices or value is None or getattr(component, "allow_custom_value", False):
+            continue
+        allowed = [choice[1] if isinstance(choice, tuple | list) else choice for choice in choices]
+        values = value if isinstance(value, list) else [value]
+        if any(v not in allowed for v in values):
+            return f"Argument {n} of /{fn.api_name or 'this endpoint'} must be one of {allowed} (or null)."
+    return None
+
+
+async def _json(send, code: int, text: str) -> None:
+    body = json.dumps({"error": text}).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": code,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _plain(send, code: int, text: str) -> None:
@@ -106,7 +192,7 @@ def sweep_exports(folders: Iterable[Path], keep_seconds: float, now: float | Non
         folder = Path(folder)
         if not folder.is_dir():
             continue
-        for path in folder.rglob(f"{EXPORT_PREFIX}*"):
+        for path in list(folder.rglob(f"{EXPORT_PREFIX}*")):
             try:
                 old = path.is_file() and now - path.stat().st_mtime >= keep_seconds
             except OSError:

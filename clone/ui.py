@@ -232,7 +232,8 @@ class Handlers:
         group = next((g for g in self.inbox.groups(self.clone.kb.embeddings) if key and g.key == key), None)
         if group is None:
             raise gr.Error(
-                "That group is no longer in the inbox (answered or dismissed meanwhile); show the inbox again."
+                "That group is no longer in the inbox (answered or dismissed meanwhile); show the inbox again.",
+                print_exception=False,
             )
         return group
 
@@ -260,7 +261,7 @@ class Handlers:
             )
             self.clone.reindex(show_progress=True)  # tqdm's bar becomes the gr.Progress bar
         except CloneError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         lines = [
             f"**Published.** Your answer closed {published.closed} questions and is now a source of your clone: "
             f"*Creator answer: {html.escape(published.answer.question)}*."
@@ -396,7 +397,7 @@ class Handlers:
         try:
             self.store.save_phase(self.study, participant["id"], "pre", dict(zip(columns, answers, strict=True)))
         except (SurveyError, ValueError) as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         session = dict(session) | {"participant": participant | {"stage": "chat"}}
         return session, gr.update(visible=False), gr.update(visible=True), ""
 
@@ -429,7 +430,7 @@ class Handlers:
             )
             self.store.save_phase(self.study, participant["id"], "post", dict(zip(columns, answers, strict=True)))
         except (SurveyError, ValueError) as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         self.tally.forget(participant["id"])
         session = dict(session) | {"participant": participant | {"stage": "done"}}
         message = (
@@ -496,7 +497,7 @@ class Handlers:
         try:
             report = self.clone.reindex(progress=messages.append, show_progress=True)
         except CloneError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         lines = [
             f"**{report.chunks} passages from {report.files} documents.** "
             + (
@@ -627,9 +628,11 @@ def _participant(session: dict | None, stage: str) -> dict:
     """This session's participant, who must be at ``stage`` of the flow (else a polite ``gr.Error``)."""
     participant = (session or {}).get("participant")
     if not participant:
-        raise gr.Error("Please agree to take part first (the consent form at the top of this tab).")
+        raise gr.Error(
+            "Please agree to take part first (the consent form at the top of this tab).", print_exception=False
+        )
     if participant["stage"] != stage:
-        raise gr.Error("That step is already done; please continue with the next one.")
+        raise gr.Error("That step is already done; please continue with the next one.", print_exception=False)
     return dict(participant)
 
 
