@@ -34,6 +34,7 @@ _CLOSED = {
 }
 _FILE = re.compile(r"(^|/)gradio_api/file=(?P<path>.+)$")
 _CALL = re.compile(r"(^|/)gradio_api/(call/(?P<name>[^/]+)|queue/join)/?$")
+_FINE = object()
 # The largest request body an event call may have: far above the longest message (CLONE_MAX_MESSAGE_CHARS).
 MAX_BODY = 1_000_000
 
@@ -145,18 +146,27 @@ def call_problem(app, name: str | None, body: bytes) -> str | None:
         fn = fns.get(index) if isinstance(index, int) and not isinstance(index, bool) else None
     if fn is None:
         return None  # Gradio answers unknown endpoints itself, without a traceback
-    needed, given = len(fn.inputs), len(payload["data"])
-    if given < needed:
-        return f'/{fn.api_name or "this endpoint"} takes {needed} arguments in "data"; {given} were given.'
+    data = payload["data"]
+    if name is not None:
+        # /call/<name> takes the arguments without the session-state ones (Gradio fills those in), or all of them.
+        api_inputs = [block for block in fn.inputs if not getattr(block, "skip_api", False)]
+        if len(data) == len(api_inputs) != len(fn.inputs):
+            given = iter(data)
+            data = [None if getattr(block, "skip_api", False) else next(given) for block in fn.inputs]
+        elif len(data) < len(fn.inputs):
+            return f'/{name} takes {len(api_inputs)} arguments in "data"; {len(data)} were given.'
+    elif len(data) < len(fn.inputs):
+        return f'This event takes {len(fn.inputs)} arguments in "data"; {len(data)} were given.'
     # Gradio refuses a value outside a Radio's or Dropdown's choices too, but with a traceback in the log.
-    for n, (component, value) in enumerate(zip(fn.inputs, payload["data"], strict=False), 1):
+    for component, value in zip(fn.inputs, data, strict=False):
         choices = getattr(component, "choices", None)
         if not choices or value is None or getattr(component, "allow_custom_value", False):
             continue
         allowed = [choice[1] if isinstance(choice, tuple | list) else choice for choice in choices]
         values = value if isinstance(value, list) else [value]
-        if any(v not in allowed for v in values):
-            return f"Argument {n} of /{fn.api_name or 'this endpoint'} must be one of {allowed} (or null)."
+        wrong = next((v for v in values if v not in allowed), _FINE)
+        if wrong is not _FINE:
+            return f"{wrong!r} is not one of the choices {allowed} (or null) for /{fn.api_name or 'this event'}."
     return None
 
 
