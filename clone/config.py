@@ -149,7 +149,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CLONE_CREATOR_TOKEN",
         "",
-        "Token that unlocks the Creator tab (re-index content). Empty: the tab is disabled.",
+        "Token that unlocks the Creator tab (re-index content); at least 16 characters. Empty: the tab is disabled.",
     ),
     Setting(
         "CLONE_EMBEDDING_ENGINE",
@@ -166,7 +166,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CLONE_RESEARCH_TOKEN",
         "",
-        "Token that unlocks the Researchers tab (survey export). Empty: the export is disabled.",
+        "Token that unlocks the Researchers tab (survey export); at least 16 characters. Empty: the export is "
+        "disabled.",
     ),
     Setting(
         "CLONE_HF_DATASET",
@@ -204,7 +205,7 @@ SETTINGS: tuple[Setting, ...] = (
         "CLONE_CHAT_PER_MINUTE",
         "20",
         "Most chat messages one client (one address, across tabs, sessions, the UI and the `/chat` API) may "
-        'send in any minute; more get a polite "slow down" message.',
+        'send in any minute; more are refused with "Too many messages …; please try again in N seconds".',
         int,
         1,
         100_000,
@@ -230,7 +231,7 @@ SETTINGS: tuple[Setting, ...] = (
         "CLONE_WRONG_TOKENS_PER_HOUR",
         "10",
         "Wrong creator or research tokens one client may try in any hour; after that every token it sends, "
-        "right or wrong, is refused until the hour has passed.",
+        "right or wrong, is refused until its oldest wrong try is an hour old.",
         int,
         1,
         100_000,
@@ -238,8 +239,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CLONE_PROXY_HOPS",
         "0",
-        "Trusted reverse proxies in front of the app (1 on Hugging Face Spaces). 0: a client is its connection's "
-        "address and `X-Forwarded-For` is ignored; n: the n-th address from the right of `X-Forwarded-For`.",
+        "Trusted reverse proxies in front of the app that append to `X-Forwarded-For` (see docs/abuse-limits.md). "
+        "0: a client is its connection's address and `X-Forwarded-For` is ignored; n: the n-th address from the "
+        "right of `X-Forwarded-For`.",
         int,
         0,
         10,
