@@ -5,13 +5,12 @@ Domain errors become ``click.ClickException`` (exit 1, ``Error: ...``).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from clone.config import load_settings
+from clone.config import is_set, load_settings
 from clone.errors import CloneError
 
 
@@ -267,7 +266,7 @@ def serve(folder: Path) -> None:
     from clone.ui import create_app, launch_options
 
     settings = _settings(folder)  # FOLDER/.env applies, under the process environment
-    home = settings.home if os.environ.get("CLONE_HOME") else folder.resolve() / "data"
+    home = settings.home if is_set("CLONE_HOME") else folder.resolve() / "data"
     try:
         app = create_app(replace(settings, creator_dir=folder.resolve(), home=home))
     except CloneError as exc:
@@ -354,6 +353,22 @@ def keys_rotate() -> None:
     except CloneError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"New deployment key: {fingerprint}. The old public key is kept under keys/deployment-retired/.")
+
+
+@cli.command("settings")
+@click.option("--markdown", is_flag=True, help="Print the configuration reference as Markdown (docs/configuration.md).")
+def settings_command(markdown: bool) -> None:
+    """Print every setting with its value here (secrets masked), or with --markdown the reference table."""
+    from clone.config import SETTINGS, reference_markdown
+
+    if markdown:
+        click.echo(reference_markdown(), nl=False)
+        return
+    settings = _settings()
+    for s in SETTINGS:
+        value = getattr(settings, s.field)
+        shown = ("(set, hidden)" if value else "(empty)") if s.secret else value
+        click.echo(f"{s.name}={shown}")
 
 
 def main() -> None:

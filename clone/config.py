@@ -375,6 +375,11 @@ def raw_value(name: str, env: Mapping[str, str] | None = None) -> str:
     return raw.strip() or _BY_NAME[name].default
 
 
+def is_set(name: str, env: Mapping[str, str] | None = None) -> bool:
+    """True when ``name`` is given a value in ``env`` (default: the environment, ``.env`` files included)."""
+    return bool((os.environ if env is None else env).get(name, "").strip())
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, *, dotenv: bool = True, creator_dir: Path | None = None
 ) -> Settings:

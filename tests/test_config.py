@@ -48,3 +48,57 @@ def test_every_setting_is_documented():
     table = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     missing = [s.name for s in SETTINGS if f"| `{s.name}` |" not in table]
     assert not missing, f"settings missing from docs/configuration.md: {missing}"
+
+
+def test_the_configuration_page_is_the_generated_reference():
+    from click.testing import CliRunner
+
+    from clone.cli import cli
+
+    page = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    block = page.split("<!-- settings:begin -->\n", 1)[1].split("<!-- settings:end -->", 1)[0]
+    printed = CliRunner().invoke(cli, ["settings", "--markdown"])
+    assert printed.exit_code == 0
+    assert block == printed.output, "docs/configuration.md is out of date: paste `python -m clone settings --markdown`"
+
+
+def test_each_setting_is_declared_once_as_a_field_of_settings():
+    from dataclasses import fields
+
+    from clone.config import Settings
+
+    assert [s.field for s in SETTINGS] == [f.name for f in fields(Settings)]
+    assert len({s.name for s in SETTINGS}) == len(SETTINGS)
+    secret = {s.name for s in SETTINGS if s.secret}
+    assert {"CLONE_CREATOR_TOKEN", "CLONE_RESEARCH_TOKEN", "DATABASE_URL"} <= secret
+
+
+def test_settings_command_masks_secrets(monkeypatch):
+    from click.testing import CliRunner
+
+    from clone.cli import cli
+
+    monkeypatch.setenv("CLONE_CREATOR_TOKEN", "a-very-secret-creator-token")
+    printed = CliRunner().invoke(cli, ["settings"])
+    assert printed.exit_code == 0 and "a-very-secret-creator-token" not in printed.output
+    assert "CLONE_CREATOR_TOKEN=(set, hidden)" in printed.output
+
+
+def test_nothing_but_config_reads_clone_settings_from_the_environment():
+    import ast
+
+    def reads(node: ast.AST) -> bool:
+        """``os.environ[NAME]`` or ``os.environ.get(NAME)`` with NAME a setting's variable."""
+        target, key = None, None
+        if isinstance(node, ast.Subscript):
+            target, key = node.value, node.slice
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+            target, key = node.func.value, node.args[0] if node.args else None
+        is_environ = isinstance(target, ast.Attribute) and target.attr == "environ"
+        return is_environ and isinstance(key, ast.Constant) and str(key.value) in {s.name for s in SETTINGS}
+
+    offenders = []
+    for path in (PROJECT_ROOT / "clone").rglob("*.py"):
+        if path.name != "config.py" and any(reads(n) for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))):
+            offenders.append(str(path.relative_to(PROJECT_ROOT)))
+    assert offenders == []
