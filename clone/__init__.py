@@ -16,9 +16,9 @@ _EXPORTS = {
     "Clone": "clone.pipeline",
     "CloneError": "clone.errors",
     "Persona": "clone.persona",
-    "Reply": "clone.pipeline",
+    "Reply": "clone.reply",
     "Settings": "clone.config",
-    "Source": "clone.pipeline",
+    "Source": "clone.reply",
     "load_persona": "clone.persona",
     "load_settings": "clone.config",
 }
@@ -39,7 +39,8 @@ if TYPE_CHECKING:  # for type checkers and editors; never run
     from clone.config import Settings, load_settings
     from clone.errors import CloneError
     from clone.persona import Persona, load_persona
-    from clone.pipeline import Clone, Reply, Source
+    from clone.pipeline import Clone
+    from clone.reply import Reply, Source
 
 
 def __getattr__(name: str):

@@ -21,7 +21,8 @@ from clone.config import Settings
 from clone.errors import CloneError
 from clone.index import ensure_index
 from clone.persona import Persona
-from clone.pipeline import Clone, Reply
+from clone.pipeline import Clone
+from clone.reply import Reply
 
 MAX_QUESTIONS = 10_000
 NO_ANSWER = "I haven't talked about that, so I'd rather not guess."

@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -20,137 +20,17 @@ from clone.ingest import SourceFile
 from clone.memory import MAX_TURNS, standalone_query
 from clone.persona import Persona, load_persona
 from clone.planted import secrets as marked_secrets
+from clone.reply import Reply, cite
 from clone.trust.consent import ConsentGuard
 from clone.trust.killswitch import KillSwitch
-from clone.trust.receipts import SOURCES_HEADING, Cited, Notary, source_lines
+from clone.trust.receipts import Notary
 
 log = logging.getLogger(__name__)
 
-_MARKER = re.compile(r"\s?\[(\d{1,2})\]")
 # How often a clone checks whether another process (a replica) switched the shared index.
 INDEX_CHECK_SECONDS = 5.0
 # Once one passage clears the relevance floor, others down to this fraction of it are kept too.
 RELATED_FRACTION = 0.5
-
-
-@dataclass(frozen=True)
-class Source:
-    """A document a reply drew on: path relative to the content folder, title and link."""
-
-    path: str
-    title: str
-    url: str
-    start: float | None = None
-    page: int | None = None
-
-    @property
-    def label(self) -> str:
-        """The title, with the moment in a video ("Title, at 2:05") or the page of a PDF ("Title, p. 3")."""
-        if self.start is not None:
-            return f"{self.title}, at {format_time(self.start)}"
-        return f"{self.title}, p. {self.page}" if self.page is not None else self.title
-
-
-def plain(text: str) -> str:
-    """Reply text without citation markers or their Markdown links (``[1]``, ``[[1]](url)``)."""
-    text = re.sub(r"\s?\[\[\d{1,2}\]\]\([^)]*\)", "", text)
-    return _MARKER.sub("", text).strip()
-
-
-def format_time(seconds: float) -> str:
-    """``125`` -> ``"2:05"``; ``3725`` -> ``"1:02:05"``."""
-    s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A reply to a fan, with everything needed to show it honestly."""
-
-    text: str
-    sources: list[Source] = field(default_factory=list)
-    abstained: bool = False
-    refused: bool = False
-    reason: str | None = None
-    backend: str = ""
-    done: bool = True
-    ai_generated: bool = True  # always: machine-readable marking of AI output
-    receipt: dict | None = None  # signature by the deployment's key: {"receipt", "code", "signed_by", "algorithm"}
-
-    def markdown(self, *, show_citations: bool = True) -> str:
-        """The reply as chat Markdown: numbered citation links and a source list."""
-        if not show_citations or not self.sources:
-            return _MARKER.sub("", self.text)
-        text = _MARKER.sub(
-            lambda m: (
-                f" [[{m.group(1)}]]({self.sources[int(m.group(1)) - 1].url or '#'})"
-                if 0 < int(m.group(1)) <= len(self.sources)
-                else ""
-            ),
-            self.text,
-        )
-        return text + f"\n\n{SOURCES_HEADING}\n" + "\n".join(source_lines(self.cited))
-
-    @property
-    def cited(self) -> list[Cited]:
-        """The numbered source list as shown and signed: id (path), label and link of each source."""
-        return [Cited(s.path, s.label, s.url) for s in self.sources]
-
-    def to_dict(self) -> dict:
-        """A JSON-ready form for the API.
-
-        Sources name their file under ``document`` (a ``path`` key would make gradio_client
-        mistake them for files to download).
-        """
-        return {
-            "text": self.text,
-            "sources": [
-                {"document": s.path, "title": s.title, "url": s.url, "start": s.start, "page": s.page}
-                for s in self.sources
-            ],
-            "abstained": self.abstained,
-            "refused": self.refused,
-            "reason": self.reason,
-            "backend": self.backend,
-            "ai_generated": self.ai_generated,
-            "receipt": self.receipt,
-        }
-
-    @property
-    def unanswered(self) -> bool:
-        """The content had no answer (not a refusal): a question the creator may want to answer."""
-        return self.abstained and not self.refused
-
-    @property
-    def plain_text(self) -> str:
-        """The reply as a fan reads it without citations: no markers (a receipt verifies it, or the marked text)."""
-        return plain(self.text)
-
-
-def cite(text: str, passages: list[Passage]) -> tuple[str, list[Source]]:
-    """Keep only citation markers that point at retrieved passages, renumbered per source.
-
-    Passages of one document share a source, except passages with their own link (a moment of a
-    video, a page of a PDF), which cite that.
-
-    A marker naming a passage that was not retrieved is removed, so no citation reaches a fan
-    unless its passage was actually given to the backend.
-    """
-    sources: list[Source] = []
-    number: dict[tuple[str, str], int] = {}
-
-    def swap(m: re.Match) -> str:
-        n = int(m.group(1))
-        if not 1 <= n <= len(passages):
-            return ""
-        p = passages[n - 1]
-        key = (p.source, p.url)
-        if key not in number:
-            sources.append(Source(p.source, p.title, p.url, p.start, p.page))
-            number[key] = len(sources)
-        return f" [{number[key]}]"
-
-    return _MARKER.sub(swap, text).strip(), sources
 
 
 @cache

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from clone.analytics import EventLog, rates_long
-from clone.pipeline import Reply, Source
+from clone.reply import Reply, Source
 from clone.ui import Screens
 from tests.conftest import make_settings, services_for
 

@@ -3,7 +3,7 @@ import re
 from clone.backends import get_backend
 from clone.backends.extractive import split_sentences
 from clone.index import Passage
-from clone.pipeline import Reply, Source, cite, format_time
+from clone.reply import Reply, Source, cite, format_time
 from tests.conftest import clone_over
 
 

@@ -37,7 +37,6 @@ import hmac
 import json
 import logging
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +49,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from clone.errors import DeploymentKeyError
 from clone.files import write_atomic
+from clone.reply import (
+    Cited,
+    normalize_text,
+    signed_part,
+    strip_markers,
+)
 from clone.trust import keys as keys_io
 
 log = logging.getLogger(__name__)
@@ -57,8 +62,6 @@ log = logging.getLogger(__name__)
 ALGORITHM = "Ed25519"
 RECEIPT_VERSION = 2
 SUPPORTED_VERSIONS = (1, 2)
-AI_MARK = "AI-generated reply"
-SOURCES_HEADING = "**Sources**"
 KEYS_DIRNAME = "keys"
 KEY_FILENAME = "deployment.ed25519"
 RETIRED_DIRNAME = "deployment-retired"
@@ -73,43 +76,6 @@ Status = Literal["genuine", "altered", "unknown"]
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _SHORT_CODE = re.compile(r"[A-Z2-7]{4}(?:-[A-Z2-7]{4}){3}", re.IGNORECASE)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-# A citation marker as the pipeline writes it, with the space before it: "metres [1]."
-_MARKER = re.compile(r"\s?\[(\d{1,2})\]")
-
-
-@dataclass(frozen=True)
-class Cited:
-    """One entry of a reply's numbered source list: the document's id, its label as shown, and its link."""
-
-    id: str
-    label: str
-    url: str = ""
-
-    def as_dict(self) -> dict[str, str]:
-        """The entry as signed in a version 2 payload."""
-        return {"id": self.id, "label": self.label, "url": self.url}
-
-
-def strip_markers(text: str) -> str:
-    """``text`` without its ``[n]`` citation markers (and the space before each)."""
-    return _MARKER.sub("", text)
-
-
-def source_lines(sources: Sequence[Cited], *, links: bool = True) -> list[str]:
-    """The numbered source list as the chat shows it: ``1. [label](url)``, or ``1. label`` without links."""
-    return [f"{n}. [{s.label}]({s.url})" if links and s.url else f"{n}. {s.label}" for n, s in enumerate(sources, 1)]
-
-
-def mark_markdown(code: str | None = None, token: str | None = None) -> str:
-    """The AI mark under a reply: with its receipt (short code, and the token to copy) when there is one."""
-    if code and token:
-        return f"<details><summary>{AI_MARK} · receipt <code>{code}</code></summary>\n\n`{token}`\n\n</details>"
-    return f"<sub>{AI_MARK}</sub>"
-
-
-def normalize_text(text: str) -> str:
-    """The reply text as it is hashed: NFC, whitespace runs collapsed to one space, ends trimmed."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def text_sha256(text: str) -> str:
@@ -329,43 +295,6 @@ class Notary:
             ),
             **details,
         )
-
-
-def signed_part(text: str, cited: Sequence[Cited], code: str, token: str) -> str:
-    """The pasted ``text`` reduced, by its structure, to the reply body a version 2 receipt signs.
-
-    Read from the end: one AI mark line (any form the chat shows, for this receipt's ``code`` and
-    ``token``), then the whole source list if it equals ``cited`` (Markdown links, plain titles, with or
-    without numbers); then in the body each ``[[n]](url)`` whose ``url`` is source ``n``'s signed link
-    becomes ``[n]``. Nothing is cut: text that is not exactly one of these parts stays in the body, where
-    it fails the hash. The result is normalised (:func:`normalize_text`).
-    """
-    body = normalize_text(text)
-    marks = [
-        normalize_text(mark_markdown(code, token)),
-        f"{AI_MARK} · receipt {code} {token}",
-        f"{AI_MARK} · receipt {code}",
-        normalize_text(mark_markdown()),
-        AI_MARK,
-    ]
-    body = _drop_tail(body, marks)
-    if cited:
-        styles = (source_lines(cited), source_lines(cited, links=False), [c.label for c in cited])
-        blocks = [normalize_text("\n".join([h, *lines])) for h in (SOURCES_HEADING, "Sources") for lines in styles]
-        body = _drop_tail(body, blocks)
-    for n, c in enumerate(cited, 1):
-        body = body.replace(f"[[{n}]]({c.url or '#'})", f"[{n}]")
-    return body
-
-
-def _drop_tail(text: str, tails: Sequence[str]) -> str:
-    """``text`` without the first of ``tails`` it ends with (as a whole part, after a space)."""
-    for tail in tails:
-        if text == tail:
-            return ""
-        if text.endswith(" " + tail):
-            return text[: -len(tail) - 1]
-    return text
 
 
 def _cited(payload: dict) -> list[Cited]:
