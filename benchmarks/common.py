@@ -10,6 +10,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from tests import harness
+
 # Run from the repository root as `python -m benchmarks.<name>`, so `clone` and `benchmarks` import as packages.
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,49 +107,34 @@ def demo_home(home: Path) -> Path:
 
 
 def app_env(home: Path, **extra: str) -> dict[str, str]:
-    """Environment for ``python app.py`` on the offline default backend, state under ``home``."""
-    return {"CLONE_HOME": str(home), "CLONE_BACKEND": "extractive", "GRADIO_ANALYTICS_ENABLED": "False", **extra}
+    """Settings for the benchmarks' own index builds: the offline default backend, state under ``home``."""
+    return {"CLONE_HOME": str(home), "CLONE_BACKEND": "extractive", **extra}
 
 
 def start_app(home: Path, port: int, **extra: str):
-    """Start ``python app.py`` on 127.0.0.1:``port`` (never another interface); returns the Popen."""
+    """Start ``python app.py`` on 127.0.0.1:``port`` (never another interface) in its own process group;
+    returns the Popen. The environment is the tests' (:func:`tests.harness.app_env`)."""
     import subprocess
 
-    env = {**os.environ, **app_env(home, **extra), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
     log = (home / f"server-{port}.log").open("w")
     return subprocess.Popen(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env=harness.app_env(home, port, **extra),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
 def wait_serving(proc, url: str, timeout: float = 120) -> float:
-    """Seconds until ``url`` answers HTTP; raises if the process exits or the time runs out."""
-    import time
-    import urllib.request
-
-    start = time.perf_counter()
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the app exited early (code {proc.returncode}); see its server-*.log")
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return time.perf_counter() - start
-        except OSError:
-            if time.perf_counter() - start > timeout:
-                raise RuntimeError(f"the app did not answer within {timeout:g} s") from None
-            time.sleep(0.05)
+    """Seconds until ``url`` answers HTTP (the tests' :func:`tests.harness.wait_until_serving`)."""
+    return harness.wait_until_serving(proc, url, None, timeout)
 
 
 def stop_app(proc) -> None:
     """Terminate an app started by :func:`start_app` (and wait for it)."""
-    import subprocess
-
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    harness.stop(proc)
 
 
 def tree_rss_mb(pids: list[int]) -> float:

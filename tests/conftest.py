@@ -6,14 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,11 +16,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from clone import db
-from clone.config import DEMO_CREATOR_DIR, PROJECT_ROOT, Settings, load_settings
+from clone.config import DEMO_CREATOR_DIR, Settings, load_settings
 from clone.index import ensure_index
 from clone.pipeline import Clone
 from clone.services import Services
 from clone.ui import Screens
+from tests.harness import serving_app
 
 DATA = Path(__file__).parent / "data"
 DEMO_CONTENT = DEMO_CREATOR_DIR / "content"
@@ -110,59 +105,6 @@ def demo_questions() -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def wait_until_serving(proc: subprocess.Popen, url: str, log: Path, timeout: float = 180) -> None:
-    """Block until ``url`` answers; fail with the server's log if it exits or takes too long."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited early:\n{log.read_text()}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"the server did not answer within {timeout:g} s:\n{log.read_text()}") from None
-            time.sleep(0.5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serving_app(home: Path, log_path: Path, **env: str) -> Iterator[str]:
-    """``python app.py`` on a free port of 127.0.0.1 with ``CLONE_HOME=home``; yields its URL, stops it after.
-
-    ``DATABASE_URL`` comes only from ``env``: a test server never writes to a database the machine has set.
-    """
-    port = free_port()
-    full = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    full |= {
-        "CLONE_HOME": str(home),
-        "GRADIO_SERVER_NAME": "127.0.0.1",
-        "GRADIO_SERVER_PORT": str(port),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        **env,
-    }
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=PROJECT_ROOT, env=full, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            wait_until_serving(proc, url, log_path)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory, demo_index_home):
     """``python app.py`` running on 127.0.0.1 with the demo creator; yields (url, home)."""
@@ -206,6 +148,17 @@ def clone_over(content: Path, settings: Settings) -> Clone:
 
     kb = ensure_index(content, settings).kb
     return Clone(settings, load_persona(DEMO_CREATOR_DIR), kb, get_backend("extractive", settings), content)
+
+
+# Fixtures that start the app in a process: every test using one is marked ``slow`` (``-m "not slow"`` skips them).
+_SERVER_FIXTURES = {"app_server", "server", "roomy_server", "slow_app"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that start a server process ``slow``, beside those marked by hand (model exports)."""
+    for item in items:
+        if _SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

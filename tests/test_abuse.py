@@ -4,7 +4,6 @@ for every malformed argument. Through the real HTTP API of a launched app wherev
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -13,7 +12,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,7 +25,8 @@ from clone.gate import sweep_exports
 from clone.inbox import InboxStore
 from clone.ratelimit import RateLimit, client_address, client_key
 from clone.ui import Screens, create_app
-from tests.conftest import CREATOR_TOKEN, RESEARCH_TOKEN, make_settings, services_for, serving_app
+from tests.conftest import CREATOR_TOKEN, RESEARCH_TOKEN, make_settings, services_for
+from tests.harness import gradio_call, serving_app
 
 LIMITS = {
     "CLONE_CHAT_PER_MINUTE": "4",
@@ -55,27 +54,8 @@ def server(tmp_path_factory, demo_index_home):
 
 
 def call(base: str, name: str, data: list, session: str | None = None) -> tuple[str, object]:
-    """POST the inputs to ``/gradio_api/call/name`` and read the event stream: ("complete", data) or
-    ("error", message). Each call is a new session unless ``session`` is given, as a script would do."""
-    body = json.dumps({"data": data, "session_hash": session or uuid.uuid4().hex}).encode()
-    request = urllib.request.Request(
-        f"{base}gradio_api/call/{name}", body, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            event_id = json.load(response)["event_id"]
-    except urllib.error.HTTPError as err:  # refused before it reached the queue
-        return "error", json.load(err)["error"]
-    event = None
-    with urllib.request.urlopen(f"{base}gradio_api/call/{name}/{event_id}", timeout=60) as stream:
-        for raw in stream:
-            line = raw.decode().strip()
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:") and event in ("complete", "error"):
-                data = json.loads(line[5:])
-                return event, (data or {}).get("error") if event == "error" else data
-    raise AssertionError("no result")
+    """("complete", data) or ("error", message) of one REST call, as a script would make it."""
+    return gradio_call(base, name, data, session)
 
 
 def status(url: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None) -> int:
@@ -204,6 +184,7 @@ def test_short_tokens_are_refused_at_start(tmp_path, name):
     check_tokens(make_settings(tmp_path))
 
 
+@pytest.mark.slow
 def test_the_app_will_not_start_with_a_short_token(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env |= {"CLONE_HOME": str(tmp_path), "CLONE_CREATOR_TOKEN": "a", "CLONE_BACKEND": "extractive"}

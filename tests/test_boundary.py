@@ -19,7 +19,8 @@ from clone.deploy import stage_space
 from clone.errors import ConfigError, ContentError
 from clone.ingest import scan_folder
 from clone.pipeline import Clone
-from tests.conftest import free_port, make_settings, wait_until_serving
+from tests.conftest import make_settings
+from tests.harness import free_port, running
 
 CANARY = "canary-outside-5d1e88b04a"
 # Built from parts so that no file of this project holds a private-key line.
@@ -210,6 +211,7 @@ def test_the_creator_folder_env_applies_under_the_process_environment(tmp_path, 
     assert (settings.top_k, settings.max_new_tokens, settings.chunk_size) == (7, 200, 500)
 
 
+@pytest.mark.slow
 def test_serve_dir_from_the_parent_folder_reads_dir_env(tmp_path):
     """The README's flow: `serve my-creator` from the folder above, with settings in my-creator/.env."""
     port = free_port()
@@ -220,23 +222,18 @@ def test_serve_dir_from_the_parent_folder_reads_dir_env(tmp_path):
         "GRADIO_ANALYTICS_ENABLED": "False",
     }
     python = [sys.executable, "-m", "clone"]
-    subprocess.run([*python, "init", "sam", "--name", "Sam Berg"], env=env, cwd=tmp_path, check=True)
+    init = [*python, "init", "sam", "--name", "Sam Berg", "--channel", "web", "--channel", "api"]  # the test asks /chat
+    subprocess.run(init, env=env, cwd=tmp_path, check=True)
     (tmp_path / "sam" / "content" / "kayak.md").write_text("I paddle a red sea kayak that I built from plywood.\n")
     # Only sam/.env says where to listen and which backend to use: a server elsewhere fails the test.
     (tmp_path / "sam" / ".env").write_text(
         f"GRADIO_SERVER_NAME=127.0.0.1\nGRADIO_SERVER_PORT={port}\nCLONE_BACKEND=extractive\n"
     )
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([*python, "serve", "sam"], env=env, cwd=tmp_path, stdout=log, stderr=log)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_until_serving(proc, url, tmp_path / "serve.log", 120)
+    # The port is only in sam/.env: `running` waits on it, so a server listening elsewhere fails the test.
+    log = tmp_path / "serve.log"
+    with running([*python, "serve", "sam"], env=env, cwd=tmp_path, log_path=log, timeout=120, port=port) as url:
         data = Client(url, verbose=False).predict(message="What kind of kayak do you paddle?", api_name="/chat")
         assert "plywood" in data["text"]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
 
 
 def test_deploy_dir_reads_dir_env_for_its_secrets(tmp_path, monkeypatch):

@@ -3,17 +3,15 @@ backend does not hold up other fans (the app's queue settings in ``build_app``).
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from clone.pipeline import Clone
 from tests.chat_server import ChatServer
-from tests.conftest import serving_app
+from tests.harness import gradio_call, serving_app
 
 OFF_TOPIC = ["How do I reverse a linked list in Python?", "What's the capital of Australia?"]
 # More than the old limit of 4 per endpoint: with it, the fifth fan waited for a slow reply to end.
@@ -36,23 +34,10 @@ def test_threaded_answers_equal_sequential_answers(demo_clone, settings, demo_qu
 
 
 def call(base: str, name: str, data: list, session: str, timeout: float = 60) -> list:
-    """One call over Gradio's HTTP API: POST the inputs, read the server-sent result."""
-    body = json.dumps({"data": data, "session_hash": session}).encode()
-    request = urllib.request.Request(
-        f"{base}gradio_api/call/{name}", body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        event_id = json.load(response)["event_id"]
-    event = None
-    with urllib.request.urlopen(f"{base}gradio_api/call/{name}/{event_id}", timeout=timeout) as stream:
-        for raw in stream:
-            line = raw.decode().strip()
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:") and event in ("complete", "error"):
-                assert event == "complete", line
-                return json.loads(line[5:])
-    raise AssertionError("no result")
+    """The outputs of one call over Gradio's HTTP API (a failed call fails the test)."""
+    event, outputs = gradio_call(base, name, data, session, timeout)
+    assert event == "complete", outputs
+    return outputs
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from clone.errors import ConsentError
 from clone.trust.consent import ConsentGuard, init_consent
 from clone.ui import Screens, create_app
 from clone.ui.page import revocation_notice
-from tests.conftest import services_for, serving_app
+from tests.conftest import services_for
+from tests.harness import serving_app
 
 QUESTION = "How big is your balcony?"
 CLOSED = "has not agreed to this AI clone answering questions here"
@@ -118,6 +119,7 @@ def test_the_app_starts_for_any_channel_it_serves(creator, tmp_path, settings):
         create_app(settings)
 
 
+@pytest.mark.slow
 def test_a_launched_app_with_a_web_only_manifest_refuses_the_chat_api(creator, tmp_path):
     sign(creator, tmp_path, channels=["web"])
     with serving_app(

@@ -13,7 +13,7 @@ import pytest
 from clone.errors import ConfigError
 from clone.ui import CREATOR_PATH, RESEARCH_PATH, build_app
 from clone.ui.auth import ensure_tokens, token_file
-from tests.conftest import serving_app
+from tests.harness import serving_app
 
 
 def test_first_start_makes_long_private_tokens_and_keeps_them(settings):

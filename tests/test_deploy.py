@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +13,8 @@ from clone.cli import cli
 from clone.config import DEMO_CREATOR_DIR
 from clone.deploy import PERSIST_MOUNT, check_staged, stage_space, upload_space, volumes_supported
 from clone.errors import ConfigError
-from tests.conftest import free_port, make_settings, wait_until_serving
+from tests.conftest import make_settings
+from tests.harness import free_port, running
 
 CANARY = "canary-secret-7f3a9c2e1b"
 PEM = "-----BEGIN PRIVATE" + " KEY-----\nMC4CAQAwBQYDK2VwBCIEIFake\n-----END PRIVATE" + " KEY-----\n"
@@ -140,6 +140,7 @@ def test_staging_refuses_content_that_holds_a_secret(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_staged_space_starts_offline_and_answers_from_the_prebuilt_index(staged, tmp_path):
     space = tmp_path / "space"
     shutil.copytree(staged, space)
@@ -153,20 +154,12 @@ def test_staged_space_starts_offline_and_answers_from_the_prebuilt_index(staged,
         "HF_HUB_OFFLINE": "1",
     }
     log_path = tmp_path / "space.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=space, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_until_serving(proc, url, log_path, 180)
+    with running([sys.executable, "app.py"], env=env, cwd=space, log_path=log_path) as url:
         data = Client(url, verbose=False).predict(message="How do you get rid of aphids?", api_name="/chat")
         assert data["sources"] and data["text"]
         assert "Embedding" not in log_path.read_text()  # the staged index was reused, not rebuilt
         assert (space / "data" / "index" / "CURRENT").read_text() == (space / "index" / "CURRENT").read_text()
         assert (space / "data" / "keys").is_dir()  # the deployment key is made on the Space, at first start
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
 
 
 class FakeHfApi:

@@ -110,6 +110,7 @@ def test_same_arguments_give_the_same_object(fast, model_cache):
     assert get_embeddings(engine="OpenVINO", cache_dir=model_cache) is fast
 
 
+@pytest.mark.slow
 def test_a_cached_export_is_reused_without_exporting_again(fast, model_cache):
     assert fast.export.built  # the session fixture exported into an empty cache
     files = {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in model_cache.rglob("*") if p.is_file()}
@@ -141,6 +142,7 @@ def test_the_export_key_follows_the_model_files_not_their_folder(tmp_path):
     assert embeddings._export_key(copy, "int8") != embeddings._export_key(source, "int8")
 
 
+@pytest.mark.slow
 def test_two_processes_starting_at_once_export_once(tmp_path):
     cache = tmp_path / "cache"
     script = textwrap.dedent(

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 from gradio_client import Client
 
@@ -11,7 +12,7 @@ from clone.cli import cli
 from clone.config import PROJECT_ROOT, SETTINGS
 from clone.persona import load_persona
 from clone.trust.consent import verify_consent
-from tests.conftest import free_port, wait_until_serving
+from tests.harness import free_port, running
 
 
 def test_init_creates_a_valid_creator_folder(tmp_path, monkeypatch):
@@ -38,6 +39,7 @@ def test_init_without_a_name_outside_a_terminal_is_a_clear_error(tmp_path):
     assert result.exit_code == 1 and "--name is required" in result.output
 
 
+@pytest.mark.slow
 def test_three_commands_to_a_running_clone(tmp_path):
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CLONE_")},
@@ -56,15 +58,7 @@ def test_three_commands_to_a_running_clone(tmp_path):
         "2\n00:00:05,000 --> 00:00:09,000\nIt took me two winters in my garage to finish it.\n",
         encoding="utf-8",
     )
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([*python, "serve", str(folder)], env=env, cwd=PROJECT_ROOT, stdout=log, stderr=log)
-    try:
-        url = f"http://127.0.0.1:{env['GRADIO_SERVER_PORT']}/"
-        wait_until_serving(proc, url, tmp_path / "serve.log", 120)
+    with running([*python, "serve", str(folder)], env=env, log_path=tmp_path / "serve.log", timeout=120) as url:
         data = Client(url, verbose=False).predict(message="What kind of kayak do you paddle?", api_name="/chat")
         assert "plywood" in data["text"] and data["sources"][0]["document"] == "kayak.srt"
         assert (folder / "data" / "index" / "CURRENT").is_file()  # state lives with the creator folder
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()

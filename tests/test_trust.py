@@ -2,9 +2,7 @@
 the kill switch in a running app, and the repeated AI disclosure."""
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -12,7 +10,7 @@ from dataclasses import replace
 import pytest
 from gradio_client import Client
 
-from clone.config import DEMO_CREATOR_DIR, PROJECT_ROOT
+from clone.config import DEMO_CREATOR_DIR
 from clone.errors import ConsentError
 from clone.reply import reply_markdown
 from clone.survey import load_study
@@ -20,7 +18,8 @@ from clone.trust.consent import verify_consent
 from clone.trust.receipts import Notary
 from clone.ui import Screens, create_app
 from clone.ui.about import about_markdown
-from tests.conftest import RESEARCH_TOKEN, free_port, services_for, wait_until_serving
+from tests.conftest import RESEARCH_TOKEN, services_for
+from tests.harness import app_env, free_port, running
 
 
 @pytest.fixture
@@ -96,23 +95,12 @@ def test_app_refuses_to_start_without_valid_consent(tmp_path, settings):
         create_app(replace(settings, creator_dir=creator))
 
 
+@pytest.mark.slow
 def test_kill_switch_stops_a_running_app_within_seconds(tmp_path, demo_index_home):
     home = tmp_path / "home"
     shutil.copytree(demo_index_home / "index", home / "index")
-    port = free_port()
-    env = {
-        **os.environ,
-        "CLONE_HOME": str(home),
-        "CLONE_BACKEND": "extractive",
-        "CLONE_RESEARCH_TOKEN": RESEARCH_TOKEN,
-        "GRADIO_SERVER_PORT": str(port),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-    }
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_until_serving(proc, url, tmp_path / "server.log", 120)
+    env = app_env(home, free_port(), CLONE_RESEARCH_TOKEN=RESEARCH_TOKEN)
+    with running([sys.executable, "app.py"], env=env, log_path=tmp_path / "server.log", timeout=120) as url:
         client = Client(url, verbose=False)
         assert not client.predict(message="How big is your balcony?", api_name="/chat")["refused"]
 
@@ -133,7 +121,3 @@ def test_kill_switch_stops_a_running_app_within_seconds(tmp_path, demo_index_hom
         wide = next(p for p in paths if str(p).endswith("wide.csv"))
         rows = open(wide, encoding="utf-8").read().splitlines()
         assert len(rows) == 2 and rows[1].startswith("p") and ",citations_" in rows[1]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()

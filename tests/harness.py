@@ -1,0 +1,134 @@
+"""One harness for the tests and the benchmarks: start a process that serves the app on 127.0.0.1, wait until
+it answers, stop it; and a light client for Gradio's REST protocol (a POST, then the server-sent result).
+
+Servers bind 127.0.0.1 only. Benchmarks import this module too (``python -m benchmarks.NAME`` from the root).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def app_env(home: Path, port: int, **extra: str) -> dict[str, str]:
+    """The environment for ``python app.py`` on 127.0.0.1:``port`` with its state under ``home``.
+
+    The offline backend and no database server unless ``extra`` says otherwise: a test server never
+    writes to a database the machine happens to have set.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return env | {
+        "CLONE_HOME": str(home),
+        "CLONE_BACKEND": "extractive",
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        **extra,
+    }
+
+
+def wait_until_serving(proc: subprocess.Popen, url: str, log: Path | None = None, timeout: float = 180) -> float:
+    """Seconds until ``url`` answers HTTP; fails with the server's log if it exits or takes too long."""
+    start = time.perf_counter()
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited early (code {proc.returncode}):\n{_tail(log)}")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return time.perf_counter() - start
+        except OSError:
+            if time.perf_counter() - start > timeout:
+                stop(proc)
+                raise RuntimeError(f"the server did not answer within {timeout:g} s:\n{_tail(log)}") from None
+            time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate a server (and wait for it); kill it if it does not stop within 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def running(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log_path: Path,
+    cwd: Path = PROJECT_ROOT,
+    timeout: float = 180,
+    port: int | None = None,
+) -> Iterator[str]:
+    """Run ``command`` (a server listening on ``port``, default ``env``'s ``GRADIO_SERVER_PORT``), yield its URL
+    once it answers, stop it afterwards. Its output goes to ``log_path``."""
+    url = f"http://127.0.0.1:{port or env['GRADIO_SERVER_PORT']}/"
+    with Path(log_path).open("w") as log:
+        proc = subprocess.Popen(list(command), cwd=cwd, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_serving(proc, url, Path(log_path), timeout)
+            yield url
+        finally:
+            stop(proc)
+
+
+@contextmanager
+def serving_app(home: Path, log_path: Path, **env: str) -> Iterator[str]:
+    """``python app.py`` on a free port of 127.0.0.1 with ``CLONE_HOME=home``; yields its URL, stops it after."""
+    with running([sys.executable, "app.py"], env=app_env(home, free_port(), **env), log_path=log_path) as url:
+        yield url
+
+
+def gradio_call(
+    base: str, name: str, data: list, session: str | None = None, timeout: float = 60
+) -> tuple[str, object]:
+    """One call over Gradio's REST protocol: POST the inputs to ``/gradio_api/call/NAME``, read the event stream.
+
+    Returns ("complete", outputs) or ("error", message). Each call is a new session unless ``session`` is given,
+    as a script would do. Far lighter than gradio_client, so load tests measure the server, not the client.
+    """
+    body = json.dumps({"data": data, "session_hash": session or uuid.uuid4().hex}).encode()
+    request = urllib.request.Request(
+        f"{base}gradio_api/call/{name}", body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            event_id = json.load(response)["event_id"]
+    except urllib.error.HTTPError as err:  # refused before it reached the queue
+        return "error", json.load(err)["error"]
+    event = None
+    with urllib.request.urlopen(f"{base}gradio_api/call/{name}/{event_id}", timeout=timeout) as stream:
+        for raw in stream:
+            line = raw.decode().strip()
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                data = json.loads(line[5:])
+                return event, (data or {}).get("error") if event == "error" else data
+    raise AssertionError(f"no result from {name}")
+
+
+def _tail(log: Path | None, chars: int = 4000) -> str:
+    return log.read_text(errors="replace")[-chars:] if log is not None and log.is_file() else "(no log)"
