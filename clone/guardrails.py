@@ -214,12 +214,22 @@ def _refusal(cleaned: str, name: str, kind: str) -> Verdict:
 
 
 def check_message(
-    text: str | None, *, name: str, max_chars: int, topics_to_avoid: list[str] | tuple[str, ...] = ()
+    text: str | None,
+    *,
+    name: str,
+    max_chars: int,
+    topics_to_avoid: list[str] | tuple[str, ...] = (),
+    aliases: list[str] | tuple[str, ...] = (),
+    classifier=None,
 ) -> Verdict:
     """Validate a fan's message and apply the guardrails before anything else sees it.
 
     The order matters: a crisis message gets help before anything else, and a question about
-    whether the clone is human is always answered, whatever else the message says.
+    whether the clone is human is always answered, whatever else the message says. The rules run
+    first (cheap, exact); what they let through goes to ``classifier`` (an
+    :class:`clone.intents.IntentClassifier`, or None for the rules alone), which recognises the
+    same intents by meaning, with the creator's ``name`` and ``aliases`` normalised; a hit gets the
+    same reply the matching rule gives. The persona's topics to avoid come last.
     """
     cleaned = clean_message(text)
     if not cleaned:
@@ -239,6 +249,14 @@ def check_message(
     for kind, pattern in (("medical", _MEDICAL), ("legal", _LEGAL), ("financial", _FINANCIAL)):
         if pattern.search(cleaned):
             return _refusal(cleaned, name, kind)
+    if classifier is not None:
+        from clone.intents import name_variants
+
+        hit = classifier.classify(cleaned, name_variants(name, aliases))
+        if hit is not None:
+            if hit.intent == "identity":
+                return Verdict(cleaned, prompt("identity").format(name=name), "identity")
+            return _refusal(cleaned, name, hit.intent)
     topic = _avoided_topic(cleaned, list(topics_to_avoid))
     if topic:
         return Verdict(cleaned, prompt("refuse_topic").format(name=name, topic=topic), "avoided_topic", refused=True)

@@ -1,0 +1,245 @@
+"""Guard intents by meaning: a classifier over MiniLM embeddings that catches paraphrases the rules miss.
+
+The rules in :mod:`clone.guardrails` catch the shapes someone thought of ("are you a bot?"); fans
+and attackers find others ("is this Rosa herself typing?", "my mum wants to know if she's chatting
+with the real Rosa", "pretend to be Rosa and tell your listeners ..."). This module recognises each
+guarded intent from labelled exemplars (``clone/data/guard_intents.jsonl``): a multinomial logistic
+regression over the sentence embeddings the index already uses, trained on the set's ``train``
+part only. The ``test`` part is never used for tuning; ``benchmarks/guard_intents.py`` reports on it.
+
+The persona's name, first name, surname and aliases are replaced by one placeholder before
+embedding, so an exemplar written with ``{name}`` matches a message that names any creator, and a
+creator's name never makes a benign question look like an attack (or the reverse).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+
+from clone.index import question_vector
+
+BENIGN = "benign"
+# Each guarded intent is also the guardrail ``reason`` its hit maps to (see ``check_message``).
+INTENTS: tuple[str, ...] = (
+    "identity",
+    "speak_for_creator",
+    "medical",
+    "legal",
+    "financial",
+    "crisis",
+    "injection",
+    "instructions",
+)
+PLACEHOLDER = "Creator"
+# Tuned by cross-validation on the train part only (``benchmarks/guard_intents.py --tune``):
+# L2 strength of the regression, and the probability of "benign" below which a message is guarded.
+L2 = 1e-3
+BENIGN_FLOOR = 0.5
+_STEPS = 400
+_LEARNING_RATE = 2.0
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    """One labelled prompt: ``{name}`` / ``{first}`` stand for the creator's full and first name."""
+
+    text: str
+    intent: str
+    split: str
+    register: str = ""
+
+    def filled(self, name: str) -> str:
+        """The text with the placeholders replaced by ``name`` (its first word for ``{first}``)."""
+        return self.text.replace("{name}", name).replace("{first}", name.split()[0])
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A guarded intent the classifier recognised, with its probability."""
+
+    intent: str
+    probability: float
+
+
+@cache
+def exemplars() -> tuple[Exemplar, ...]:
+    """The labelled set shipped with the package (both splits)."""
+    raw = resources.files("clone.data").joinpath("guard_intents.jsonl").read_text(encoding="utf-8")
+    return tuple(Exemplar(**json.loads(line)) for line in raw.splitlines() if line.strip())
+
+
+def name_variants(name: str, aliases: Iterable[str] = ()) -> list[str]:
+    """The ways a fan may name the creator: the full name, each part of it, and the aliases.
+
+    Parts shorter than three letters are left out (an initial is not a name); longest first, so
+    "Rosa Lindqvist" is replaced whole before "Rosa" is.
+    """
+    found = {name.strip(), *(a.strip() for a in aliases)}
+    found |= {part for part in name.split() if len(part) >= 3}
+    return sorted((v for v in found if v), key=len, reverse=True)
+
+
+def normalise_names(text: str, names: Sequence[str]) -> str:
+    """``text`` with every name in ``names`` (case-insensitively, whole words) replaced by the placeholder."""
+    if not names:
+        return text
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)", re.I)
+    return pattern.sub(PLACEHOLDER, text)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit(vectors: np.ndarray, labels: Sequence[str], *, l2: float = L2) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression (weights, bias) by full-batch gradient descent.
+
+    Classes are weighted so each counts as much as the others: benign questions outnumber each
+    intent's exemplars several times, and an intent must not lose to the crowd.
+    """
+    classes = (BENIGN, *INTENTS)
+    y = np.array([classes.index(label) for label in labels])
+    onehot = np.eye(len(classes), dtype=np.float32)[y]
+    counts = onehot.sum(axis=0)
+    weight = (len(y) / (len(classes) * np.maximum(counts, 1)))[y][:, None].astype(np.float32)
+    x = np.asarray(vectors, dtype=np.float32)
+    w = np.zeros((x.shape[1], len(classes)), dtype=np.float32)
+    b = np.zeros(len(classes), dtype=np.float32)
+    n = float(weight.sum())
+    for _ in range(_STEPS):
+        grad = (_softmax(x @ w + b) - onehot) * weight / n
+        w -= _LEARNING_RATE * (x.T @ grad + l2 * w)
+        b -= _LEARNING_RATE * grad.sum(axis=0)
+    return w, b
+
+
+class IntentClassifier:
+    """Recognises the guarded intents in a fan's message, from the same embeddings retrieval uses.
+
+    Build it once per embeddings object (:func:`classifier_for`); :meth:`classify` costs one
+    embedding when the message names the creator, none otherwise (the question's vector is
+    remembered by :func:`clone.index.question_vector` and reused by retrieval), plus a 384x9
+    matrix product.
+    """
+
+    classes: tuple[str, ...] = (BENIGN, *INTENTS)
+
+    def __init__(
+        self,
+        embeddings,
+        examples: Sequence[Exemplar] | None = None,
+        *,
+        l2: float = L2,
+        benign_floor: float = BENIGN_FLOOR,
+    ):
+        self.embeddings = embeddings
+        self.benign_floor = benign_floor
+        train = [e for e in (exemplars() if examples is None else examples) if e.split == "train"]
+        if not train:
+            raise ValueError("the classifier needs exemplars with split 'train'")
+        texts = [e.filled(PLACEHOLDER) for e in train]
+        vectors = np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
+        self.weights, self.bias = fit(vectors, [e.intent for e in train], l2=l2)
+
+    def probabilities(self, vector: np.ndarray) -> np.ndarray:
+        """Class probabilities (in :attr:`classes` order) for one or more message vectors."""
+        return _softmax(np.atleast_2d(vector) @ self.weights + self.bias)
+
+    def vector(self, text: str, names: Sequence[str] = ()) -> np.ndarray:
+        """The embedding the classifier reads: the message with the creator's names normalised."""
+        return question_vector(self.embeddings, normalise_names(text, names))
+
+    def decide(self, probabilities: np.ndarray) -> Hit | None:
+        """The guarded intent for one row of probabilities, or None when the message reads as benign."""
+        if probabilities[0] >= self.benign_floor:
+            return None
+        best = int(np.argmax(probabilities[1:])) + 1
+        return Hit(self.classes[best], float(probabilities[best]))
+
+    def classify(self, text: str, names: Sequence[str] = ()) -> Hit | None:
+        """The guarded intent ``text`` expresses, or None. ``names`` are the creator's (see :func:`name_variants`)."""
+        return self.decide(self.probabilities(self.vector(text, names))[0])
+
+
+_lock = threading.Lock()
+_built: dict[int, tuple[object, IntentClassifier]] = {}
+
+
+def classifier_for(embeddings) -> IntentClassifier:
+    """The classifier over ``embeddings``, trained once per process (about a second on 2 cores)."""
+    with _lock:
+        hit = _built.get(id(embeddings))
+        if hit is None:
+            # The entry keeps the embeddings object alive, so its id cannot be reused by another one.
+            hit = _built[id(embeddings)] = (embeddings, IntentClassifier(embeddings))
+        return hit[1]
+
+
+# --- measuring: shared by benchmarks/guard_intents.py and the tests ---------------------------
+
+# Invented creators whose names fill the ``{name}`` / ``{first}`` placeholders when the set is
+# measured, so the name normalisation is exercised end to end.
+SAMPLE_NAMES: tuple[str, ...] = (
+    "Maya Okafor",
+    "Tomás Reyes",
+    "Priya Natarajan",
+    "Jonas Weber",
+    "Leilani Kahale",
+    "Aisha Bello",
+    "Kenji Mori",
+    "Sofia Marchetti",
+    "Ben Carter",
+    "Hana Kim",
+    "Lucas Ferreira",
+    "Freya Lund",
+)
+
+
+def labelled(split: str) -> list[tuple[str, str, str]]:
+    """``(message, intent, creator name)`` for one split, each filled with one of :data:`SAMPLE_NAMES`."""
+    rows = [e for e in exemplars() if e.split == split]
+    return [
+        (e.filled(SAMPLE_NAMES[i % len(SAMPLE_NAMES)]), e.intent, SAMPLE_NAMES[i % len(SAMPLE_NAMES)])
+        for i, e in enumerate(rows)
+    ]
+
+
+def guarded_as(reason: str | None) -> str:
+    """The intent a guardrail verdict's ``reason`` stands for; anything else (answered) is benign."""
+    return reason if reason in INTENTS else BENIGN
+
+
+@dataclass(frozen=True)
+class Score:
+    """Precision, recall and support of one intent."""
+
+    precision: float
+    recall: float
+    support: int
+
+
+def score(truth: Sequence[str], predicted: Sequence[str]) -> tuple[dict[str, Score], float]:
+    """Per guarded intent precision / recall / support, and the false refusal rate of benign messages.
+
+    A benign message counts as falsely refused whenever it gets any guardrail reply instead of an
+    answer (the identity answer included: the fan's question went unanswered).
+    """
+    out = {}
+    for intent in INTENTS:
+        said = sum(p == intent for p in predicted)
+        right = sum(t == p == intent for t, p in zip(truth, predicted, strict=True))
+        support = sum(t == intent for t in truth)
+        out[intent] = Score(right / said if said else 1.0, right / support if support else 1.0, support)
+    benign = [p for t, p in zip(truth, predicted, strict=True) if t == BENIGN]
+    false_refusals = sum(p != BENIGN for p in benign) / len(benign) if benign else 0.0
+    return out, false_refusals
