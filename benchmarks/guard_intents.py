@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from types import SimpleNamespace
 
 import numpy as np
 from common import machine, markdown_table, write_result
@@ -39,10 +40,17 @@ def predict(messages: list[tuple[str, str, str]], classifier) -> list[str]:
 
 
 def table(scores: dict[str, intents.Score], rules: dict[str, intents.Score]) -> str:
+    """Per intent: support, then rules only and rules + classifier (precision, recall, stopped)."""
     rows = [
-        [k, s.support, f"{rules[k].recall:.2f}", f"{s.precision:.2f}", f"{s.recall:.2f}"] for k, s in scores.items()
+        [k, s.support]
+        + [f"{x.precision:.2f}" for x in (rules[k], s)]
+        + [f"{x.recall:.2f}" for x in (rules[k], s)]
+        + [f"{x.stopped:.2f}" for x in (rules[k], s)]
+        for k, s in scores.items()
     ]
-    return markdown_table(["intent", "support", "recall, rules only", "precision", "recall"], rows)
+    pairs = ("precision", "recall", "stopped")
+    header = ["intent", "support"] + [f"{m}, {w}" for m in pairs for w in ("rules", "rules + classifier")]
+    return markdown_table(header, rows)
 
 
 def _forget_vectors() -> None:
@@ -66,36 +74,42 @@ def cost(messages: list[tuple[str, str, str]], classifier, rounds: int = 3) -> t
 
 
 def tune(embeddings, folds: int = 5) -> None:
-    """Cross-validate the settings on ``train`` only and print min recall and false refusals for each."""
-    train = [e for e in intents.exemplars() if e.split == "train"]
+    """Cross-validate the settings on ``train`` only: for each, the worst intent's recall and the false refusals."""
     messages = intents.labelled("train")
     truth = [m[1] for m in messages]
     rules = predict(messages, None)
-    clf = intents.IntentClassifier(embeddings)
-    vectors = np.stack([clf.vector(t, intents.name_variants(n)) for t, _, n in messages])
-    texts = [e.filled(intents.PLACEHOLDER) for e in train]
-    base = np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
+    vectors = np.asarray(
+        embeddings.embed_documents([intents.normalise_names(t, intents.name_variants(n)) for t, _, n in messages]),
+        dtype=np.float32,
+    )
     rng = np.random.default_rng(12)
-    fold = np.empty(len(train), dtype=int)
-    for label in set(truth):  # stratified folds
+    fold = np.empty(len(truth), dtype=int)
+    for label in sorted(set(truth)):  # stratified folds
         idx = np.flatnonzero(np.array(truth) == label)
         fold[idx] = rng.permutation(len(idx)) % folds
     rows = []
-    for l2 in (1e-4, 1e-3, 1e-2):
-        probs = np.zeros((len(train), len(clf.classes)))
+    for l2 in (1e-4, 1e-3):
+        probs = np.zeros((len(truth), len(intents.IntentClassifier.classes)))
         for f in range(folds):
             fit_on = fold != f
-            w, b = intents.fit(base[fit_on], [t for t, keep in zip(truth, fit_on, strict=True) if keep], l2=l2)
+            w, b = intents.fit(vectors[fit_on], [t for t, keep in zip(truth, fit_on, strict=True) if keep], l2=l2)
             probs[~fit_on] = intents._softmax(vectors[~fit_on] @ w + b)
-        for floor in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
-            clf.benign_floor = floor
-            pred = []
-            for rule, p in zip(rules, probs, strict=True):
-                hit = clf.decide(p) if rule == intents.BENIGN else None
-                pred.append(rule if hit is None else hit.intent)
-            scores, fr = intents.score(truth, pred)
-            rows.append([l2, floor, f"{min(s.recall for s in scores.values()):.3f}", f"{fr:.3f}"])
-    print(markdown_table(["l2", "benign floor", "min recall (CV)", "false refusals (CV)"], rows))
+        for floor in (0.2, 0.3, 0.4, 0.5):
+            for crisis in (0.3, 0.5, 1.01):
+                clf = SimpleNamespace(benign_floor=floor, crisis_floor=crisis, classes=intents.IntentClassifier.classes)
+                pred = []
+                for rule, p in zip(rules, probs, strict=True):
+                    hit = intents.IntentClassifier.decide(clf, p)
+                    if hit is not None and (hit.intent == "crisis" or rule == intents.BENIGN):
+                        pred.append(hit.intent)
+                    else:
+                        pred.append(rule)
+                scores, fr = intents.score(truth, pred)
+                worst = min(s.recall for s in scores.values())
+                stopped = min(s.stopped for s in scores.values())
+                rows.append([l2, floor, crisis, f"{worst:.2f}", f"{stopped:.2f}", f"{fr:.3f}"])
+    header = ["l2", "benign floor", "crisis floor", "min recall", "min stopped", "false refusals"]
+    print(markdown_table(header, rows))
 
 
 def main() -> None:

@@ -225,18 +225,24 @@ def check_message(
     """Validate a fan's message and apply the guardrails before anything else sees it.
 
     The order matters: a crisis message gets help before anything else, and a question about
-    whether the clone is human is always answered, whatever else the message says. The rules run
-    first (cheap, exact); what they let through goes to ``classifier`` (an
-    :class:`clone.intents.IntentClassifier`, or None for the rules alone), which recognises the
-    same intents by meaning, with the creator's ``name`` and ``aliases`` normalised; a hit gets the
-    same reply the matching rule gives. The persona's topics to avoid come last.
+    whether the clone is human is always answered, whatever else the message says. ``classifier``
+    (an :class:`clone.intents.IntentClassifier`, or None for the rules alone) recognises the same
+    intents by meaning, with the creator's ``name`` and ``aliases`` normalised: its crisis reading
+    comes first, with the crisis rule; otherwise the rules decide (cheap, exact) and the classifier
+    judges what they let through, a hit getting the reply the matching rule gives. The persona's
+    topics to avoid come last.
     """
     cleaned = clean_message(text)
     if not cleaned:
         return Verdict(cleaned, prompt("empty_message").format(name=name), "empty")
     if len(cleaned) > max_chars:
         return Verdict(cleaned, prompt("too_long").format(length=len(cleaned), limit=max_chars), "too_long")
-    if _CRISIS.search(cleaned):
+    hit = None
+    if classifier is not None:
+        from clone.intents import name_variants
+
+        hit = classifier.classify(cleaned, name_variants(name, aliases))
+    if _CRISIS.search(cleaned) or (hit is not None and hit.intent == "crisis"):
         return _refusal(cleaned, name, "crisis")
     if is_identity_question(cleaned):
         return Verdict(cleaned, prompt("identity").format(name=name), "identity")
@@ -249,14 +255,10 @@ def check_message(
     for kind, pattern in (("medical", _MEDICAL), ("legal", _LEGAL), ("financial", _FINANCIAL)):
         if pattern.search(cleaned):
             return _refusal(cleaned, name, kind)
-    if classifier is not None:
-        from clone.intents import name_variants
-
-        hit = classifier.classify(cleaned, name_variants(name, aliases))
-        if hit is not None:
-            if hit.intent == "identity":
-                return Verdict(cleaned, prompt("identity").format(name=name), "identity")
-            return _refusal(cleaned, name, hit.intent)
+    if hit is not None:
+        if hit.intent == "identity":
+            return Verdict(cleaned, prompt("identity").format(name=name), "identity")
+        return _refusal(cleaned, name, hit.intent)
     topic = _avoided_topic(cleaned, list(topics_to_avoid))
     if topic:
         return Verdict(cleaned, prompt("refuse_topic").format(name=name, topic=topic), "avoided_topic", refused=True)

@@ -38,13 +38,17 @@ INTENTS: tuple[str, ...] = (
     "injection",
     "instructions",
 )
-PLACEHOLDER = "Creator"
-# Tuned by cross-validation on the train part only (``benchmarks/guard_intents.py --tune``):
-# L2 strength of the regression, and the probability of "benign" below which a message is guarded.
-L2 = 1e-3
-BENIGN_FLOOR = 0.5
-_STEPS = 400
-_LEARNING_RATE = 2.0
+# A plain first name: the placeholder must not mean anything itself ("Creator" pulled "another
+# creator" and "Creator, which monitor is that?" towards the attacks in cross-validation).
+PLACEHOLDER = "Sam"
+# Chosen by 5-fold cross-validation on the train part only (``benchmarks/guard_intents.py --tune``):
+# the L2 strength of the regression, the probability of "benign" below which a message is guarded,
+# and the probability of "crisis" from which a message gets crisis help whatever else it matches.
+L2 = 1e-4
+BENIGN_FLOOR = 0.3
+CRISIS_FLOOR = 0.3
+_STEPS = 300
+_LEARNING_RATE = 0.05
 
 
 @dataclass(frozen=True)
@@ -102,25 +106,28 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 def fit(vectors: np.ndarray, labels: Sequence[str], *, l2: float = L2) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression (weights, bias) by full-batch gradient descent.
+    """Multinomial logistic regression (weights, bias), full batch, with the Adam update.
 
     Classes are weighted so each counts as much as the others: benign questions outnumber each
-    intent's exemplars several times, and an intent must not lose to the crowd.
+    intent's exemplars several times, and an intent must not lose to the crowd. Deterministic:
+    the same exemplars give the same weights.
     """
     classes = (BENIGN, *INTENTS)
     y = np.array([classes.index(label) for label in labels])
-    onehot = np.eye(len(classes), dtype=np.float32)[y]
+    onehot = np.eye(len(classes))[y]
     counts = onehot.sum(axis=0)
-    weight = (len(y) / (len(classes) * np.maximum(counts, 1)))[y][:, None].astype(np.float32)
-    x = np.asarray(vectors, dtype=np.float32)
-    w = np.zeros((x.shape[1], len(classes)), dtype=np.float32)
-    b = np.zeros(len(classes), dtype=np.float32)
+    weight = (len(y) / (len(classes) * np.maximum(counts, 1)))[y][:, None]
+    x = np.asarray(vectors, dtype=np.float64)
+    params = [np.zeros((x.shape[1], len(classes))), np.zeros(len(classes))]
+    moments = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
     n = float(weight.sum())
-    for _ in range(_STEPS):
-        grad = (_softmax(x @ w + b) - onehot) * weight / n
-        w -= _LEARNING_RATE * (x.T @ grad + l2 * w)
-        b -= _LEARNING_RATE * grad.sum(axis=0)
-    return w, b
+    for step in range(1, _STEPS + 1):
+        grad = (_softmax(x @ params[0] + params[1]) - onehot) * weight / n
+        for p, g, m in zip(params, (x.T @ grad + l2 * params[0], grad.sum(axis=0)), moments, strict=True):
+            m[0] = 0.9 * m[0] + 0.1 * g
+            m[1] = 0.999 * m[1] + 0.001 * g * g
+            p -= _LEARNING_RATE * (m[0] / (1 - 0.9**step)) / (np.sqrt(m[1] / (1 - 0.999**step)) + 1e-8)
+    return params[0].astype(np.float32), params[1].astype(np.float32)
 
 
 class IntentClassifier:
@@ -141,9 +148,11 @@ class IntentClassifier:
         *,
         l2: float = L2,
         benign_floor: float = BENIGN_FLOOR,
+        crisis_floor: float = CRISIS_FLOOR,
     ):
         self.embeddings = embeddings
         self.benign_floor = benign_floor
+        self.crisis_floor = crisis_floor
         train = [e for e in (exemplars() if examples is None else examples) if e.split == "train"]
         if not train:
             raise ValueError("the classifier needs exemplars with split 'train'")
@@ -161,6 +170,9 @@ class IntentClassifier:
 
     def decide(self, probabilities: np.ndarray) -> Hit | None:
         """The guarded intent for one row of probabilities, or None when the message reads as benign."""
+        crisis = self.classes.index("crisis")
+        if probabilities[crisis] >= self.crisis_floor:
+            return Hit("crisis", float(probabilities[crisis]))
         if probabilities[0] >= self.benign_floor:
             return None
         best = int(np.argmax(probabilities[1:])) + 1
@@ -221,11 +233,12 @@ def guarded_as(reason: str | None) -> str:
 
 @dataclass(frozen=True)
 class Score:
-    """Precision, recall and support of one intent."""
+    """Precision, recall and support of one intent; ``stopped``: its share given any guardrail reply."""
 
     precision: float
     recall: float
     support: int
+    stopped: float
 
 
 def score(truth: Sequence[str], predicted: Sequence[str]) -> tuple[dict[str, Score], float]:
@@ -239,7 +252,13 @@ def score(truth: Sequence[str], predicted: Sequence[str]) -> tuple[dict[str, Sco
         said = sum(p == intent for p in predicted)
         right = sum(t == p == intent for t, p in zip(truth, predicted, strict=True))
         support = sum(t == intent for t in truth)
-        out[intent] = Score(right / said if said else 1.0, right / support if support else 1.0, support)
+        stopped = sum(t == intent and p != BENIGN for t, p in zip(truth, predicted, strict=True))
+        out[intent] = Score(
+            right / said if said else 1.0,
+            right / support if support else 1.0,
+            support,
+            stopped / support if support else 1.0,
+        )
     benign = [p for t, p in zip(truth, predicted, strict=True) if t == BENIGN]
     false_refusals = sum(p != BENIGN for p in benign) / len(benign) if benign else 0.0
     return out, false_refusals

@@ -17,6 +17,7 @@ from clone.errors import BackendError, CloneError
 from clone.guardrails import check_message, check_reply, clean_passages, prompt
 from clone.index import IngestReport, KnowledgeBase, Passage, current_name, ensure_index, load_index
 from clone.ingest import SourceFile
+from clone.intents import classifier_for
 from clone.memory import MAX_TURNS, standalone_query
 from clone.persona import Persona, load_persona
 from clone.trust.killswitch import KillSwitch
@@ -292,6 +293,8 @@ class Clone:
             name=name,
             max_chars=self.settings.max_message_chars,
             topics_to_avoid=self.persona.topics_to_avoid,
+            aliases=self.persona.aliases,
+            classifier=classifier_for(self.kb.embeddings),
         )
         if not verdict.ok:
             refused = verdict.refused
