@@ -99,8 +99,8 @@ def tune(embeddings, folds: int = 5) -> None:
                 clf = SimpleNamespace(benign_floor=floor, crisis_floor=crisis, classes=intents.IntentClassifier.classes)
                 pred = []
                 for rule, p in zip(rules, probs, strict=True):
-                    hit = intents.IntentClassifier.decide(clf, p)
-                    if hit is not None and (hit.intent == "crisis" or rule == intents.BENIGN):
+                    hit = intents.IntentClassifier.decide(clf, p)  # combined as check_message does
+                    if hit is not None and (rule == intents.BENIGN or (rule == "medical" and hit.intent == "crisis")):
                         pred.append(hit.intent)
                     else:
                         pred.append(rule)

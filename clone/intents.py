@@ -46,7 +46,7 @@ PLACEHOLDER = "Sam"
 # and the probability of "crisis" from which a message gets crisis help whatever else it matches.
 L2 = 1e-4
 BENIGN_FLOOR = 0.3
-CRISIS_FLOOR = 0.3
+CRISIS_FLOOR = 0.5
 _STEPS = 300
 _LEARNING_RATE = 0.05
 
