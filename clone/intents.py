@@ -14,13 +14,16 @@ creator's name never makes a benign question look like an attack (or the reverse
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -149,6 +152,8 @@ class IntentClassifier:
         l2: float = L2,
         benign_floor: float = BENIGN_FLOOR,
         crisis_floor: float = CRISIS_FLOOR,
+        cache_dir: Path | None = None,
+        embedding_id: str = "",
     ):
         self.embeddings = embeddings
         self.benign_floor = benign_floor
@@ -157,8 +162,25 @@ class IntentClassifier:
         if not train:
             raise ValueError("the classifier needs exemplars with split 'train'")
         texts = [e.filled(PLACEHOLDER) for e in train]
+        labels = [e.intent for e in train]
+        # Trained weights are kept next to the exported embedding model, keyed by everything they
+        # depend on, so a process starts in milliseconds instead of embedding every exemplar again.
+        # Only with an ``embedding_id``: without it two models could share a file.
+        path = None
+        if cache_dir is not None and embedding_id:
+            key = hashlib.sha256(json.dumps([embedding_id, texts, labels, l2, _STEPS, _LEARNING_RATE]).encode())
+            path = Path(cache_dir) / f"guard-intents-{key.hexdigest()[:16]}.npz"
+        if path is not None and path.is_file():
+            with np.load(path, allow_pickle=False) as saved:
+                self.weights, self.bias = saved["weights"], saved["bias"]
+            return
         vectors = np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
-        self.weights, self.bias = fit(vectors, [e.intent for e in train], l2=l2)
+        self.weights, self.bias = fit(vectors, labels, l2=l2)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, weights=self.weights, bias=self.bias)
+            os.replace(tmp, path)  # readers never see half a file
 
     def probabilities(self, vector: np.ndarray) -> np.ndarray:
         """Class probabilities (in :attr:`classes` order) for one or more message vectors."""
@@ -187,13 +209,18 @@ _lock = threading.Lock()
 _built: dict[int, tuple[object, IntentClassifier]] = {}
 
 
-def classifier_for(embeddings) -> IntentClassifier:
-    """The classifier over ``embeddings``, trained once per process (about a second on 2 cores)."""
+def classifier_for(embeddings, *, cache_dir: Path | None = None, embedding_id: str = "") -> IntentClassifier:
+    """The classifier over ``embeddings``, built once per process.
+
+    Training embeds the ~1,000 train exemplars (2-5 s on 2 cores); with ``cache_dir`` and the
+    embeddings' ``embedding_id`` the weights are saved there and later processes load them.
+    """
     with _lock:
         hit = _built.get(id(embeddings))
         if hit is None:
             # The entry keeps the embeddings object alive, so its id cannot be reused by another one.
-            hit = _built[id(embeddings)] = (embeddings, IntentClassifier(embeddings))
+            clf = IntentClassifier(embeddings, cache_dir=cache_dir, embedding_id=embedding_id)
+            hit = _built[id(embeddings)] = (embeddings, clf)
         return hit[1]
 
 
