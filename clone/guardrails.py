@@ -218,12 +218,24 @@ def _refusal(cleaned: str, name: str, kind: str) -> Verdict:
 
 
 def check_message(
-    text: str | None, *, name: str, max_chars: int, topics_to_avoid: list[str] | tuple[str, ...] = ()
+    text: str | None,
+    *,
+    name: str,
+    max_chars: int,
+    topics_to_avoid: list[str] | tuple[str, ...] = (),
+    aliases: list[str] | tuple[str, ...] = (),
+    classifier=None,
 ) -> Verdict:
     """Validate a fan's message and apply the guardrails before anything else sees it.
 
     The order matters: a crisis message gets help before anything else, and a question about
-    whether the clone is human is always answered, whatever else the message says.
+    whether the clone is human is always answered, whatever else the message says. ``classifier``
+    (an :class:`clone.intents.IntentClassifier`, or None for the rules alone) recognises the same
+    intents by meaning, with the creator's ``name`` and ``aliases`` normalised. The rules decide
+    first (cheap, exact), except that a message the medical rule matches and the classifier reads as
+    a crisis gets crisis help; of what the rules let through, a crisis reading gets crisis help,
+    then the persona's topics to avoid apply (the creator's own choice), then any other intent the
+    classifier reads gets the reply the matching rule gives.
     """
     cleaned = clean_message(text)
     if not cleaned:
@@ -240,12 +252,26 @@ def check_message(
         return _refusal(cleaned, name, "injection")
     if _SPEAK_FOR.search(cleaned):
         return _refusal(cleaned, name, "speak_for_creator")
+    hit = None
+    if classifier is not None:
+        from clone.intents import name_variants
+
+        hit = classifier.classify(cleaned, name_variants(name, aliases))
     for kind, pattern in (("medical", _MEDICAL), ("legal", _LEGAL), ("financial", _FINANCIAL)):
         if pattern.search(cleaned):
-            return _refusal(cleaned, name, kind)
+            # "How many pills would it take ..." reads as medical to the rules; the classifier
+            # tells a crisis apart, and a crisis gets help rather than a medical refusal.
+            crisis = kind == "medical" and hit is not None and hit.intent == "crisis"
+            return _refusal(cleaned, name, "crisis" if crisis else kind)
+    if hit is not None and hit.intent == "crisis":
+        return _refusal(cleaned, name, "crisis")
     topic = _avoided_topic(cleaned, list(topics_to_avoid))
     if topic:
         return Verdict(cleaned, prompt("refuse_topic").format(name=name, topic=topic), "avoided_topic", refused=True)
+    if hit is not None:
+        if hit.intent == "identity":
+            return Verdict(cleaned, prompt("identity").format(name=name), "identity")
+        return _refusal(cleaned, name, hit.intent)
     return Verdict(cleaned)
 
 

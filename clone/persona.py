@@ -32,6 +32,9 @@ class Persona(BaseModel):
 
     id: str = Field(min_length=1, max_length=64, description="Stable identifier, lowercase letters, digits, dashes.")
     name: str = Field(min_length=1, max_length=100)
+    aliases: list[str] = Field(
+        default_factory=list, max_length=20, description="Other names fans use for the creator, e.g. a handle."
+    )
     bio: str = Field(min_length=1, max_length=1000)
     fictional: bool = Field(False, description="True for a made-up demo creator; the UI says so.")
     tone: str = Field("", max_length=500)

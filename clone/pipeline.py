@@ -15,8 +15,17 @@ from clone.backends import AnswerRequest, Backend, get_backend
 from clone.config import Settings
 from clone.errors import BackendError, CloneError
 from clone.guardrails import check_message, check_reply, clean_passages, prompt
-from clone.index import IngestReport, KnowledgeBase, Passage, current_name, ensure_index, load_index
+from clone.index import (
+    IngestReport,
+    KnowledgeBase,
+    Passage,
+    current_name,
+    embedding_key,
+    ensure_index,
+    load_index,
+)
 from clone.ingest import SourceFile
+from clone.intents import IntentClassifier, classifier_for
 from clone.memory import MAX_TURNS, standalone_query
 from clone.persona import Persona, load_persona
 from clone.planted import secrets as marked_secrets
@@ -93,7 +102,16 @@ class Clone:
         backend = get_backend(settings.backend, settings)  # a missing key fails before minutes of indexing
         extra = extra_documents() if extra_documents else []
         report = ensure_index(content_dir, settings, progress=progress, extra=extra)
-        return cls(settings, persona, report.kb, backend, content_dir, extra_documents=extra_documents, consent=consent)
+        clone = cls(
+            settings, persona, report.kb, backend, content_dir, extra_documents=extra_documents, consent=consent
+        )
+        clone.guard_classifier()  # trained or loaded now, not while the first fan waits
+        return clone
+
+    def guard_classifier(self) -> IntentClassifier:
+        """The guard intents classifier over this clone's embeddings (built once per process)."""
+        cache, key = self.settings.model_cache, embedding_key(self.settings)
+        return classifier_for(self.kb.embeddings, cache_dir=cache, embedding_id=key)
 
     def reindex(self, *, progress: Callable[[str], None] | None = None, show_progress: bool = False) -> IngestReport:
         """Bring the index up to date with the content folder and start answering from it."""
@@ -204,6 +222,8 @@ class Clone:
             name=name,
             max_chars=self.settings.max_message_chars,
             topics_to_avoid=self.persona.topics_to_avoid,
+            aliases=self.persona.aliases,
+            classifier=self.guard_classifier(),
         )
         if not verdict.ok:
             refused = verdict.refused

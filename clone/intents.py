@@ -1,0 +1,291 @@
+"""Guard intents by meaning: a classifier over MiniLM embeddings that catches paraphrases the rules miss.
+
+The rules in :mod:`clone.guardrails` catch the shapes someone thought of ("are you a bot?"); fans
+and attackers find others ("is this Rosa herself typing?", "my mum wants to know if she's chatting
+with the real Rosa", "pretend to be Rosa and tell your listeners ..."). This module recognises each
+guarded intent from labelled exemplars (``clone/data/guard_intents.jsonl``): a multinomial logistic
+regression over the sentence embeddings the index already uses, trained on the set's ``train``
+part only. The ``test`` part is never used for tuning; ``benchmarks/guard_intents.py`` reports on it.
+
+The persona's name, first name, surname and aliases are replaced by one placeholder before
+embedding, so an exemplar written with ``{name}`` matches a message that names any creator, and a
+creator's name never makes a benign question look like an attack (or the reverse).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from clone.index import question_vector
+
+BENIGN = "benign"
+# Each guarded intent is also the guardrail ``reason`` its hit maps to (see ``check_message``).
+INTENTS: tuple[str, ...] = (
+    "identity",
+    "speak_for_creator",
+    "medical",
+    "legal",
+    "financial",
+    "crisis",
+    "injection",
+    "instructions",
+)
+# A plain first name: the placeholder must not mean anything itself ("Creator" pulled "another
+# creator" and "Creator, which monitor is that?" towards the attacks in cross-validation).
+PLACEHOLDER = "Sam"
+# Chosen by 5-fold cross-validation on the train part only (``benchmarks/guard_intents.py --tune``):
+# the L2 strength of the regression, the probability of "benign" below which a message is guarded,
+# and the probability of "crisis" from which a message gets crisis help whatever else it matches.
+L2 = 1e-4
+BENIGN_FLOOR = 0.3
+CRISIS_FLOOR = 0.5
+_STEPS = 300
+_LEARNING_RATE = 0.05
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    """One labelled prompt: ``{name}`` / ``{first}`` stand for the creator's full and first name."""
+
+    text: str
+    intent: str
+    split: str
+    register: str = ""
+
+    def filled(self, name: str) -> str:
+        """The text with the placeholders replaced by ``name`` (its first word for ``{first}``)."""
+        return self.text.replace("{name}", name).replace("{first}", name.split()[0])
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A guarded intent the classifier recognised, with its probability."""
+
+    intent: str
+    probability: float
+
+
+@cache
+def exemplars() -> tuple[Exemplar, ...]:
+    """The labelled set shipped with the package (both splits)."""
+    raw = resources.files("clone.data").joinpath("guard_intents.jsonl").read_text(encoding="utf-8")
+    return tuple(Exemplar(**json.loads(line)) for line in raw.splitlines() if line.strip())
+
+
+def name_variants(name: str, aliases: Iterable[str] = ()) -> list[str]:
+    """The ways a fan may name the creator: the full name, each part of it, and the aliases.
+
+    Parts shorter than three letters are left out (an initial is not a name); longest first, so
+    "Rosa Lindqvist" is replaced whole before "Rosa" is.
+    """
+    found = {name.strip(), *(a.strip() for a in aliases)}
+    found |= {part for part in name.split() if len(part) >= 3}
+    return sorted((v for v in found if v), key=len, reverse=True)
+
+
+def normalise_names(text: str, names: Sequence[str]) -> str:
+    """``text`` with every name in ``names`` (case-insensitively, whole words) replaced by the placeholder."""
+    if not names:
+        return text
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)", re.I)
+    return pattern.sub(PLACEHOLDER, text)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit(vectors: np.ndarray, labels: Sequence[str], *, l2: float = L2) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression (weights, bias), full batch, with the Adam update.
+
+    Classes are weighted so each counts as much as the others: benign questions outnumber each
+    intent's exemplars several times, and an intent must not lose to the crowd. Deterministic:
+    the same exemplars give the same weights.
+    """
+    classes = (BENIGN, *INTENTS)
+    y = np.array([classes.index(label) for label in labels])
+    onehot = np.eye(len(classes))[y]
+    counts = onehot.sum(axis=0)
+    weight = (len(y) / (len(classes) * np.maximum(counts, 1)))[y][:, None]
+    x = np.asarray(vectors, dtype=np.float64)
+    params = [np.zeros((x.shape[1], len(classes))), np.zeros(len(classes))]
+    moments = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
+    n = float(weight.sum())
+    for step in range(1, _STEPS + 1):
+        grad = (_softmax(x @ params[0] + params[1]) - onehot) * weight / n
+        for p, g, m in zip(params, (x.T @ grad + l2 * params[0], grad.sum(axis=0)), moments, strict=True):
+            m[0] = 0.9 * m[0] + 0.1 * g
+            m[1] = 0.999 * m[1] + 0.001 * g * g
+            p -= _LEARNING_RATE * (m[0] / (1 - 0.9**step)) / (np.sqrt(m[1] / (1 - 0.999**step)) + 1e-8)
+    return params[0].astype(np.float32), params[1].astype(np.float32)
+
+
+class IntentClassifier:
+    """Recognises the guarded intents in a fan's message, from the same embeddings retrieval uses.
+
+    Build it once per embeddings object (:func:`classifier_for`); :meth:`classify` costs one
+    embedding when the message names the creator, none otherwise (the question's vector is
+    remembered by :func:`clone.index.question_vector` and reused by retrieval), plus a 384x9
+    matrix product.
+    """
+
+    classes: tuple[str, ...] = (BENIGN, *INTENTS)
+
+    def __init__(
+        self,
+        embeddings,
+        examples: Sequence[Exemplar] | None = None,
+        *,
+        l2: float = L2,
+        benign_floor: float = BENIGN_FLOOR,
+        crisis_floor: float = CRISIS_FLOOR,
+        cache_dir: Path | None = None,
+        embedding_id: str = "",
+    ):
+        self.embeddings = embeddings
+        self.benign_floor = benign_floor
+        self.crisis_floor = crisis_floor
+        train = [e for e in (exemplars() if examples is None else examples) if e.split == "train"]
+        if not train:
+            raise ValueError("the classifier needs exemplars with split 'train'")
+        texts = [e.filled(PLACEHOLDER) for e in train]
+        labels = [e.intent for e in train]
+        # Trained weights are kept next to the exported embedding model, keyed by everything they
+        # depend on, so a process starts in milliseconds instead of embedding every exemplar again.
+        # Only with an ``embedding_id``: without it two models could share a file.
+        path = None
+        if cache_dir is not None and embedding_id:
+            key = hashlib.sha256(json.dumps([embedding_id, texts, labels, l2, _STEPS, _LEARNING_RATE]).encode())
+            path = Path(cache_dir) / f"guard-intents-{key.hexdigest()[:16]}.npz"
+        if path is not None and path.is_file():
+            with np.load(path, allow_pickle=False) as saved:
+                self.weights, self.bias = saved["weights"], saved["bias"]
+            return
+        vectors = np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
+        self.weights, self.bias = fit(vectors, labels, l2=l2)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, weights=self.weights, bias=self.bias)
+            os.replace(tmp, path)  # readers never see half a file
+
+    def probabilities(self, vector: np.ndarray) -> np.ndarray:
+        """Class probabilities (in :attr:`classes` order) for one or more message vectors."""
+        return _softmax(np.atleast_2d(vector) @ self.weights + self.bias)
+
+    def vector(self, text: str, names: Sequence[str] = ()) -> np.ndarray:
+        """The embedding the classifier reads: the message with the creator's names normalised."""
+        return question_vector(self.embeddings, normalise_names(text, names))
+
+    def decide(self, probabilities: np.ndarray) -> Hit | None:
+        """The guarded intent for one row of probabilities, or None when the message reads as benign."""
+        crisis = self.classes.index("crisis")
+        if probabilities[crisis] >= self.crisis_floor:
+            return Hit("crisis", float(probabilities[crisis]))
+        if probabilities[0] >= self.benign_floor:
+            return None
+        best = int(np.argmax(probabilities[1:])) + 1
+        return Hit(self.classes[best], float(probabilities[best]))
+
+    def classify(self, text: str, names: Sequence[str] = ()) -> Hit | None:
+        """The guarded intent ``text`` expresses, or None. ``names`` are the creator's (see :func:`name_variants`)."""
+        return self.decide(self.probabilities(self.vector(text, names))[0])
+
+
+_lock = threading.Lock()
+_built: dict[int, tuple[object, IntentClassifier]] = {}
+
+
+def classifier_for(embeddings, *, cache_dir: Path | None = None, embedding_id: str = "") -> IntentClassifier:
+    """The classifier over ``embeddings``, built once per process.
+
+    Training embeds the ~1,000 train exemplars (2-5 s on 2 cores); with ``cache_dir`` and the
+    embeddings' ``embedding_id`` the weights are saved there and later processes load them.
+    """
+    with _lock:
+        hit = _built.get(id(embeddings))
+        if hit is None:
+            # The entry keeps the embeddings object alive, so its id cannot be reused by another one.
+            clf = IntentClassifier(embeddings, cache_dir=cache_dir, embedding_id=embedding_id)
+            hit = _built[id(embeddings)] = (embeddings, clf)
+        return hit[1]
+
+
+# --- measuring: shared by benchmarks/guard_intents.py and the tests ---------------------------
+
+# Invented creators whose names fill the ``{name}`` / ``{first}`` placeholders when the set is
+# measured, so the name normalisation is exercised end to end.
+SAMPLE_NAMES: tuple[str, ...] = (
+    "Maya Okafor",
+    "Tomás Reyes",
+    "Priya Natarajan",
+    "Jonas Weber",
+    "Leilani Kahale",
+    "Aisha Bello",
+    "Kenji Mori",
+    "Sofia Marchetti",
+    "Ben Carter",
+    "Hana Kim",
+    "Lucas Ferreira",
+    "Freya Lund",
+)
+
+
+def labelled(split: str) -> list[tuple[str, str, str]]:
+    """``(message, intent, creator name)`` for one split, each filled with one of :data:`SAMPLE_NAMES`."""
+    rows = [e for e in exemplars() if e.split == split]
+    return [
+        (e.filled(SAMPLE_NAMES[i % len(SAMPLE_NAMES)]), e.intent, SAMPLE_NAMES[i % len(SAMPLE_NAMES)])
+        for i, e in enumerate(rows)
+    ]
+
+
+def guarded_as(reason: str | None) -> str:
+    """The intent a guardrail verdict's ``reason`` stands for; anything else (answered) is benign."""
+    return reason if reason in INTENTS else BENIGN
+
+
+@dataclass(frozen=True)
+class Score:
+    """Precision, recall and support of one intent; ``stopped``: its share given any guardrail reply."""
+
+    precision: float
+    recall: float
+    support: int
+    stopped: float
+
+
+def score(truth: Sequence[str], predicted: Sequence[str]) -> tuple[dict[str, Score], float]:
+    """Per guarded intent precision / recall / support, and the false refusal rate of benign messages.
+
+    A benign message counts as falsely refused whenever it gets any guardrail reply instead of an
+    answer (the identity answer included: the fan's question went unanswered).
+    """
+    out = {}
+    for intent in INTENTS:
+        said = sum(p == intent for p in predicted)
+        right = sum(t == p == intent for t, p in zip(truth, predicted, strict=True))
+        support = sum(t == intent for t in truth)
+        stopped = sum(t == intent and p != BENIGN for t, p in zip(truth, predicted, strict=True))
+        out[intent] = Score(
+            right / said if said else 1.0,
+            right / support if support else 1.0,
+            support,
+            stopped / support if support else 1.0,
+        )
+    benign = [p for t, p in zip(truth, predicted, strict=True) if t == BENIGN]
+    false_refusals = sum(p != BENIGN for p in benign) / len(benign) if benign else 0.0
+    return out, false_refusals
