@@ -203,7 +203,7 @@ def plan_content(
 
 def _judge_archive(data: bytes, settings: Settings) -> boundary.Finding | None:
     """Why a zip archive must not be deployed as it is: a member that is a secret, a database or unsafe."""
-    from clone.ingest import _unsafe_member
+    from clone.ingest.folder import _unsafe_member
 
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
