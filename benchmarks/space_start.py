@@ -12,7 +12,7 @@ with it (``CLONE_EMBEDDING_EXPORT`` empty, an empty model cache), so the Space e
 embedding model on start; it needs torch, transformers and nncf in the interpreter.
 
 Each run also reports which of torch, transformers, sentence_transformers and nncf the served process
-holds (``tests/data/import_watch``). ``--python`` runs the Space on another interpreter, e.g. the fresh
+holds (``tests/data/space_process``). ``--python`` runs the Space on another interpreter, e.g. the fresh
 virtual environment ``benchmarks/space_install.py`` builds from the staged requirements.
 """
 
@@ -39,7 +39,7 @@ from benchmarks.common import (
     write_result,
 )
 
-WATCH = ROOT / "tests" / "data" / "import_watch"
+WATCH = ROOT / "tests" / "data" / "space_process"
 HEAVY = ("torch", "transformers", "sentence_transformers", "nncf")
 
 
