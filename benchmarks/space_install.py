@@ -86,16 +86,31 @@ def local_closure(requirements: str) -> dict[str, int]:
 
 
 def dry_run(requirements: Path) -> list[dict]:
-    """What ``pip install`` would put into an empty environment (metadata only: nothing is downloaded whole)."""
+    """What ``pip install`` would put into an empty environment on a Space (metadata only: no wheel is
+    downloaded). ``--isolated``: this machine's pip configuration (local wheels, a CPU torch) is ignored."""
     with tempfile.TemporaryDirectory(prefix="pip-report-") as tmp:
         report = Path(tmp) / "report.json"
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--dry-run", "--ignore-installed", "--report", str(report)]
-            + ["-r", str(requirements)],
+            [sys.executable, "-m", "pip", "install", "--isolated", "-q", "--dry-run", "--ignore-installed"]
+            + ["--report", str(report), "-r", str(requirements)],
             check=True,
             timeout=900,
         )
         return json.loads(report.read_text())["install"]
+
+
+def wheel_bytes(item: dict) -> int | None:
+    """The size of the file pip would download for one report item (an HTTP HEAD), None if unknown."""
+    import urllib.request
+
+    url = item.get("download_info", {}).get("url", "")
+    if not url.startswith("https://"):
+        return None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=30) as response:
+            return int(response.headers.get("Content-Length") or 0) or None
+    except (OSError, ValueError):
+        return None
 
 
 def main() -> None:
@@ -156,13 +171,15 @@ def main() -> None:
         if not args.skip_dry_run:
             try:
                 pulled = dry_run(before_file)
-                cuda = sorted(
-                    p["metadata"]["name"] for p in pulled if p["metadata"]["name"].lower().startswith("nvidia")
-                )
+                sizes = {p["metadata"]["name"]: wheel_bytes(p) for p in pulled}
+                gpu = sorted(n for n in sizes if n.lower().startswith(("nvidia", "cuda", "triton")))
+                known = sum(b for b in sizes.values() if b)
+                gpu_bytes = sum(sizes[n] or 0 for n in gpu)
                 notes.append(
-                    f"`pip install --dry-run` of the before set into an empty environment: {len(pulled)} packages, "
-                    f"{len(cuda)} of them NVIDIA CUDA libraries ({', '.join(cuda)}), none of which the local size "
-                    "counts."
+                    f"Before, on a Space (`pip install --isolated --dry-run` into an empty environment, sizes of the "
+                    f"wheels it would download): {len(pulled)} packages, {known / MB:.0f} MB of wheels (compressed; "
+                    f"installed they take more), of which torch {(sizes.get('torch') or 0) / MB:.0f} MB and "
+                    f"{len(gpu)} CUDA packages {gpu_bytes / MB:.0f} MB ({', '.join(gpu)})."
                 )
             except (subprocess.SubprocessError, OSError, KeyError, ValueError) as exc:
                 notes.append(f"pip's dry run of the before set failed: {exc}")

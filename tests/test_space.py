@@ -127,8 +127,14 @@ def test_the_staged_requirements_hold_only_what_serving_needs(staged):
     names = {r.split("==")[0].split("[")[0].lower() for r in reqs}
     never = {"torch", "transformers", "sentence-transformers", "nncf", "pytest", "playwright", "ruff", "fpdf2"}
     assert not names & never
-    assert {"openvino", "tokenizers", "faiss-cpu", "bm25s", "gradio", "numpy"} <= names
+    assert {"openvino", "tokenizers", "faiss-cpu", "bm25s", "gradio", "numpy", "pandas", "sqlalchemy"} <= names
+    # Only the ingest benchmark's baseline uses these; the openai client and PostgreSQL's driver only when usable.
+    assert not names & {"langchain", "langchain-community", "langchain-openai", "openai", "psycopg"}
     assert set(reqs) <= pins  # exactly the project's pins, none invented here
+    with_keys = space_requirements(secret_names=["OPENAI_API_KEY", "DATABASE_URL"]).splitlines()
+    assert {"openai==3.57.0", "langchain-openai==1.7.4", "psycopg[binary]==3.3.9"} <= set(with_keys)
+    assert "openai==3.57.0" in space_requirements(backend="openai").splitlines()
+    assert "openai==3.57.0" not in space_requirements(backend="hf", secret_names=["OPENAI_API_KEY"]).splitlines()
     # An open model on a Space needs torch and transformers back, and ZeroGPU the spaces package.
     model_reqs = space_requirements(backend="transformers", zero_gpu=True).splitlines()
     assert {"torch==2.13.0", "transformers==5.24.0"} <= set(model_reqs)
