@@ -181,7 +181,10 @@ def main() -> None:
     table = markdown_table(
         ["Space start (empty CLONE_HOME)", "runs", "first /chat s (median)", "range s", "heavy modules loaded"], rows
     )
-    note = f"Interpreter: `{args.python}`. Target: median <= 10 s."
+    note = (
+        f"Now: the Space on `{args.python}`; before: on `{sys.executable}` (it needs torch, transformers and "
+        "nncf to export). Target: median <= 10 s."
+    )
     print(table)
     if not args.no_write:
         title = "A staged Space's first /chat from an empty CLONE_HOME"

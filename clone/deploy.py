@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import json
 import os
 import re
 import shutil
@@ -99,8 +100,8 @@ os.environ.setdefault("CLONE_CREATOR_DIR", str(HERE / "{creator}"))
 os.environ.setdefault("CLONE_HOME", str(HERE / "data"))
 # The embedding model exported and quantized before upload: loaded as it is (hashes checked), never re-exported.
 os.environ.setdefault("CLONE_EMBEDDING_EXPORT", str(HERE / "{model}"))
-{backend}
-# Seed CLONE_HOME (ephemeral disk, or the persistent volume) with the index built before upload: no re-embedding.
+{backend}# Seed CLONE_HOME (ephemeral disk, or the persistent volume) with the index built before upload:
+# no re-embedding.
 _index = Path(os.environ["CLONE_HOME"]) / "index"
 if not (_index / "CURRENT").is_file() and (HERE / "{index}" / "CURRENT").is_file():
     shutil.copytree(HERE / "{index}", _index, dirs_exist_ok=True)
@@ -119,7 +120,7 @@ if __name__ == "__main__":
 _TRANSFORMERS_LAUNCH = """os.environ.setdefault("CLONE_BACKEND", "transformers")
 # The open chat model, downloaded from the Hub by the Space at start into CLONE_HOME/models (unless
 # CLONE_TRANSFORMERS_MODEL already names a folder holding one).
-MODEL_ID = {model_id!r}
+MODEL_ID = {model_id}
 """
 
 _ZERO_GPU_LAUNCH = """os.environ.setdefault("CLONE_ZERO_GPU", "true")
@@ -140,17 +141,17 @@ _TRANSFORMERS_FETCH = """        if not os.environ.get("CLONE_TRANSFORMERS_MODEL
 def launcher(backend: str = "", model: str = "", zero_gpu: bool = False) -> str:
     """The Space's ``app.py``: the bundled creator, index and embedding model, and the chosen backend."""
     lines = ""
-    if backend:
-        lines += f'os.environ.setdefault("CLONE_BACKEND", {backend!r})\n' if backend != "transformers" else ""
+    if backend and backend != "transformers":
+        lines += f'os.environ.setdefault("CLONE_BACKEND", {json.dumps(backend)})\n'
     if backend == "transformers":
-        lines += _TRANSFORMERS_LAUNCH.format(model_id=model)
+        lines += _TRANSFORMERS_LAUNCH.format(model_id=json.dumps(model))
     if zero_gpu:
         lines += _ZERO_GPU_LAUNCH
     return LAUNCHER.format(
         creator=CREATOR_SUBDIR,
         index=INDEX_SUBDIR,
         model=MODEL_SUBDIR,
-        backend=lines.rstrip("\n"),
+        backend=lines,
         fetch=_TRANSFORMERS_FETCH if backend == "transformers" else "",
     )
 
