@@ -263,7 +263,12 @@ def ship_export(export: Export, dest: Path, embedding: str) -> dict:
     dest.mkdir(parents=True, exist_ok=True)
     files = {}
     for name in EXPORT_FILES:
-        shutil.copyfile(export.path / name, dest / name)
+        if name == "embedding.json":
+            # Without the source folder: a path on the creator's machine has no business on a public Space.
+            meta = {k: v for k, v in export.meta.items() if k != "source"}
+            (dest / name).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        else:
+            shutil.copyfile(export.path / name, dest / name)
         files[name] = _file_hash(dest / name)
     manifest = {"embedding_id": embedding, "precision": export.precision, "format": EXPORT_FORMAT, "files": files}
     (dest / SHIPPED_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

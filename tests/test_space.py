@@ -102,9 +102,13 @@ def test_the_space_ships_the_model_cache_export_with_its_hashes(staged):
     # The very export `serve` and `ingest` use on this machine: same bytes, file for file.
     cached = ensure_export(cache_dir=make_settings(staged / "unused").model_cache)
     assert not cached.built
-    for name in ("model.xml", "model.bin", "tokenizer.json", "embedding.json"):
+    for name in ("model.xml", "model.bin", "tokenizer.json"):
         assert (shipped / name).read_bytes() == (cached.path / name).read_bytes(), name
+    for name in ("model.xml", "model.bin", "tokenizer.json", "embedding.json"):
         assert manifest["files"][name] == sha256(shipped / name)
+    # The export's description, less the folder it was exported from (a path on this machine).
+    meta = json.loads((shipped / "embedding.json").read_text())
+    assert meta == {k: v for k, v in cached.meta.items() if k != "source"} and "source" in cached.meta
     # The index shipped beside it was built with it, under the id the Space's settings will ask for.
     build = staged / "index" / (staged / "index" / "CURRENT").read_text().strip()
     index_manifest = json.loads((build / "manifest.json").read_text())
