@@ -181,6 +181,11 @@ def main() -> None:
                     f"installed they take more), of which torch {(sizes.get('torch') or 0) / MB:.0f} MB and "
                     f"{len(gpu)} CUDA packages {gpu_bytes / MB:.0f} MB ({', '.join(gpu)})."
                 )
+                ours = dry_run(now_file)
+                ours_bytes = sum(b for b in (wheel_bytes(p) for p in ours) if b)
+                notes.append(
+                    f"Now, the same way: {len(ours)} packages, {ours_bytes / MB:.0f} MB of wheels to download."
+                )
             except (subprocess.SubprocessError, OSError, KeyError, ValueError) as exc:
                 notes.append(f"pip's dry run of the before set failed: {exc}")
     finally:

@@ -71,13 +71,15 @@ def download_model(model_id: str, dest: Path, *, token: str | None = None, downl
     Space. Only config, safetensors weights and tokenizer files are fetched. ``HF_TOKEN`` (a Space secret)
     is used for gated models. ``download`` replaces ``huggingface_hub.snapshot_download`` (tests).
     """
+    import httpx
+
     if download is None:
         from huggingface_hub import snapshot_download as download
     slug = "".join(ch if ch.isalnum() or ch in "-_." else "--" for ch in model_id)
     folder = Path(dest) / slug
     try:
         download(repo_id=model_id, local_dir=str(folder), allow_patterns=list(MODEL_FILES), token=token)
-    except Exception as exc:  # noqa: BLE001 - not swallowed: every Hub failure becomes one clear ConfigError
+    except (OSError, ValueError, httpx.HTTPError) as exc:  # the Hub's errors (HfHubHTTPError) and the network's
         raise ConfigError(
             f"Could not download the chat model {model_id} from the Hugging Face Hub ({type(exc).__name__}: {exc}). "
             "Check the model id; for a gated model accept its licence and add HF_TOKEN as a Space secret."
