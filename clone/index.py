@@ -55,7 +55,9 @@ HNSW_EF_SEARCH = 256
 
 def embedder(settings: Settings):
     """The embeddings the settings ask for (LangChain ``Embeddings``), loaded once per process."""
-    return get_embeddings(settings.embedding_model, settings.embedding_engine, settings.model_cache)
+    return get_embeddings(
+        settings.embedding_model, settings.embedding_engine, settings.model_cache, settings.embedding_export
+    )
 
 
 _QUERY_CACHE_SIZE = 256
@@ -86,7 +88,7 @@ def question_vector(embeddings, text: str) -> np.ndarray:
 
 def embedding_key(settings: Settings) -> str:
     """The id of the embeddings the settings ask for (model and engine), as recorded in manifests."""
-    return embedding_id(settings.embedding_model, settings.embedding_engine)
+    return embedding_id(settings.embedding_model, settings.embedding_engine, settings.embedding_export)
 
 
 @dataclass(frozen=True)

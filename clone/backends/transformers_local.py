@@ -4,12 +4,19 @@
 once with ``hf download ID --local-dir FOLDER``): a hub id is refused, so nothing is ever
 downloaded at run time. The prompt goes through the tokenizer's own chat template; generation
 runs in a thread and streams through ``TextIteratorStreamer``.
+
+On a Space staged with ``deploy --backend transformers --model ID``, the launcher calls
+:func:`download_model` once at start to fetch the model into a folder, then this backend loads that
+folder as usual. With ``CLONE_ZERO_GPU=true`` (``--zero-gpu``) the model is put on the GPU and each
+reply is generated inside the ``spaces`` package's ``GPU`` decorator, which attaches a ZeroGPU device
+for the call; without that package (anywhere but a Space) the decorator is not applied and nothing changes.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +28,11 @@ from clone.config import Settings
 from clone.errors import ConfigError
 
 SETTING = "CLONE_TRANSFORMERS_MODEL"
+#: What :func:`download_model` fetches: config, safetensors weights, tokenizer and chat template files.
+MODEL_FILES = ("*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken")
+#: Backends built in this process by id, so the ZeroGPU worker (a fork of this process, which gets only
+#: picklable arguments) finds its model by a number.
+_BACKENDS: weakref.WeakValueDictionary[int, TransformersBackend] = weakref.WeakValueDictionary()
 
 
 class GenerationFailed(RuntimeError):
@@ -52,8 +64,58 @@ def model_folder(settings: Settings) -> Path:
     return folder.resolve()
 
 
+def download_model(model_id: str, dest: Path, *, token: str | None = None, download=None) -> Path:
+    """Fetch the chat model ``model_id`` from the Hub into ``dest/<slug>`` and return that folder.
+
+    Run by a staged Space's launcher at start, never by ``deploy``: the weights go from the Hub to the
+    Space. Only config, safetensors weights and tokenizer files are fetched. ``HF_TOKEN`` (a Space secret)
+    is used for gated models. ``download`` replaces ``huggingface_hub.snapshot_download`` (tests).
+    """
+    import httpx
+
+    if download is None:
+        from huggingface_hub import snapshot_download as download
+    slug = "".join(ch if ch.isalnum() or ch in "-_." else "--" for ch in model_id)
+    folder = Path(dest) / slug
+    try:
+        download(repo_id=model_id, local_dir=str(folder), allow_patterns=list(MODEL_FILES), token=token)
+    except (OSError, ValueError, httpx.HTTPError) as exc:  # the Hub's errors (HfHubHTTPError) and the network's
+        raise ConfigError(
+            f"Could not download the chat model {model_id} from the Hugging Face Hub ({type(exc).__name__}: {exc}). "
+            "Check the model id; for a gated model accept its licence and add HF_TOKEN as a Space secret."
+        ) from None
+    if not list(folder.glob("*.safetensors")) or not (folder / "config.json").is_file():
+        raise ConfigError(
+            f"{model_id} has no config.json and safetensors weights on the Hub: pick a chat model published as "
+            "safetensors (most instruct models are)."
+        )
+    return folder
+
+
+def on_gpu(function, settings: Settings):
+    """``spaces.GPU(function)`` when ``CLONE_ZERO_GPU`` is true and the ``spaces`` package is installed,
+    else ``function`` unchanged (the decorator itself does nothing off ZeroGPU)."""
+    if not settings.zero_gpu:
+        return function
+    try:
+        import spaces
+    except ImportError:
+        return function
+    return spaces.GPU(function)
+
+
+def _device(settings: Settings) -> str:
+    """``cuda`` on ZeroGPU (the ``spaces`` package makes it available at start), else ``cpu``."""
+    if not settings.zero_gpu:
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def make_client(settings: Settings) -> LocalChatModel:
-    """Load the model and tokenizer from the folder in ``settings``, on the CPU, for inference."""
+    """Load the model and tokenizer from the folder in ``settings`` for inference: on the CPU, or on the
+    GPU with ``CLONE_ZERO_GPU=true`` where one is available."""
     folder = model_folder(settings)
     try:
         import torch
@@ -63,9 +125,11 @@ def make_client(settings: Settings) -> LocalChatModel:
             "The transformers backend needs torch and transformers: pip install -r requirements.txt."
         ) from None
     try:
+        device = _device(settings)
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        # float32: bfloat16 matrix products are slow on most CPUs.
-        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
+        # float32 on the CPU: bfloat16 matrix products are slow on most CPUs; bfloat16 on the GPU.
+        dtype = torch.bfloat16 if device == "cuda" else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=dtype)
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(f"{SETTING}={str(folder)!r} holds no chat model transformers can load: {exc}") from None
     if not getattr(tokenizer, "chat_template", None):
@@ -73,7 +137,7 @@ def make_client(settings: Settings) -> LocalChatModel:
             f"{SETTING}={str(folder)!r}: the tokenizer has no chat template. Use an instruct/chat model, whose "
             "tokenizer_config.json (or chat_template.jinja) defines one."
         )
-    model.to("cpu").eval()
+    model.to(device).eval()
     return LocalChatModel(model=model, tokenizer=tokenizer)
 
 
@@ -97,6 +161,9 @@ class TransformersBackend:
         # One generation at a time: a CPU gains nothing from two, and fast tokenizers are not
         # safe to use from several threads at once.
         self._busy = threading.Lock()
+        _BACKENDS[id(self)] = self
+        # Decorated once, at start: ZeroGPU wants its GPU functions known before the app launches.
+        self._on_gpu = on_gpu(_generate_on_gpu, settings)
 
     def prompt_ids(self, request: AnswerRequest) -> Any:
         """The request through the tokenizer's chat template: ``input_ids`` and ``attention_mask``.
@@ -133,11 +200,23 @@ class TransformersBackend:
     def stream(self, request: AnswerRequest) -> Iterator[str]:
         """Yield the reply as it is generated; failures and stalls become ``BackendError``."""
         yield from guarded(
-            lambda: self._generate(request),
+            lambda: self._pieces(request),
             lambda piece: piece,
             backend=self.name,
-            errors=(GenerationFailed, queue.Empty),
+            errors=(GenerationFailed, queue.Empty, *_gpu_errors(self._on_gpu)),
         )
+
+    def _pieces(self, request: AnswerRequest) -> Iterator[str]:
+        # Through the GPU function (which may run in a ZeroGPU worker process and hands back only what
+        # pickles): its failures come back as values and are raised here, as on the CPU.
+        pieces = self._on_gpu(id(self), request)
+        try:
+            for kind, value in pieces:
+                if kind == "error":
+                    raise GenerationFailed(value)
+                yield value
+        finally:
+            pieces.close()  # stops the generation when the reply is abandoned
 
     def _generate(self, request: AnswerRequest) -> Iterator[str]:
         import torch
@@ -158,7 +237,7 @@ class TransformersBackend:
             raise GenerationFailed(f"still busy with another reply after {timeout:g} s")
         started = False
         try:  # the lock is released here on any failure before the thread starts, else by the thread
-            inputs = self.prompt_ids(request)
+            inputs = self.prompt_ids(request).to(model.device)
             length = int(inputs["input_ids"].shape[-1])
             context = context_length(model.config)
             if context is not None and length + limit > context:
@@ -200,3 +279,28 @@ class TransformersBackend:
             stop.set()
         if failures:
             raise GenerationFailed(f"{type(failures[0]).__name__}: {failures[0]}") from failures[0]
+
+
+def _generate_on_gpu(backend_id: int, request: AnswerRequest) -> Iterator[tuple[str, str]]:
+    """The reply of backend ``backend_id`` as ``("text", piece)`` items, then ``("error", why)`` if it failed.
+
+    The function ``spaces.GPU`` wraps on ZeroGPU: its arguments and items must pickle, and an exception
+    would reach the caller as an opaque worker error, so failures are handed back as an item instead.
+    """
+    try:
+        for piece in _BACKENDS[backend_id]._generate(request):
+            yield "text", piece
+    except GenerationFailed as exc:
+        yield "error", str(exc)
+    except queue.Empty:
+        yield "error", "no new text within CLONE_BACKEND_TIMEOUT"
+
+
+def _gpu_errors(function) -> tuple[type[BaseException], ...]:
+    """What a ZeroGPU-wrapped function may raise besides ours (no GPU quota left, a worker that died):
+    gradio's Error, turned into a BackendError like any other failure."""
+    if not hasattr(function, "zerogpu"):
+        return ()
+    import gradio
+
+    return (gradio.Error,)
