@@ -80,7 +80,9 @@ def test_staged_folder_holds_exactly_the_space(staged):
     assert sorted(p.name for p in (staged / "creator" / "content").iterdir()) == DEMO_FILES
     assert not (staged / "assets" / "demo").exists() and (staged / "assets" / "instruments" / "study.yaml").is_file()
     assert (staged / "clone" / "ui" / "app.py").is_file() and not list(staged.rglob("__pycache__"))
-    never = [p for p in staged.rglob("*") if p.suffix in (".sqlite3", ".ed25519", ".pem") or p.name in ("keys", "data")]
+    state = [staged / "data", staged / "creator" / "data"]  # CLONE_HOME folders (clone/data/ is package data)
+    never = [p for p in staged.rglob("*") if p.suffix in (".sqlite3", ".ed25519", ".pem") or p.name == "keys"]
+    never += [p for p in state if p.exists()]
     assert never == [] and not list(staged.rglob(".env*"))
     # The prebuilt index: CURRENT names a build that holds vectors and a FAISS index.
     build = staged / "index" / (staged / "index" / "CURRENT").read_text().strip()

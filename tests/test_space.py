@@ -25,7 +25,8 @@ from clone.config import DEMO_CREATOR_DIR, PROJECT_ROOT
 from clone.deploy import MODEL_SUBDIR, ZERO_GPU_HARDWARE, space_requirements, stage_space, upload_space
 from clone.embeddings import SHIPPED_MANIFEST, EmbeddingEngineError, ensure_export, get_embeddings, load_shipped
 from clone.errors import ConfigError
-from tests.conftest import free_port, make_settings, wait_until_serving
+from tests.conftest import make_settings
+from tests.harness import free_port, stop, wait_until_serving
 from tests.test_backends import tiny_model  # noqa: F401 - the tiny random chat model fixture
 from tests.test_deploy import FakeHfApi
 
@@ -62,6 +63,7 @@ def serving(argv: list[str], cwd: Path, log_path: Path, paths: tuple[Path, ...] 
         "GRADIO_ANALYTICS_ENABLED": "False",
         "HF_HUB_OFFLINE": "1",
         "PYTHONPATH": os.pathsep.join(str(p) for p in paths),
+        "CLONE_CHAT_PER_MINUTE": "100000",  # the tests ask many questions from one address
         **env,
     }
     with log_path.open("w") as log:
@@ -71,12 +73,7 @@ def serving(argv: list[str], cwd: Path, log_path: Path, paths: tuple[Path, ...] 
             wait_until_serving(proc, url, log_path, 180)
             yield url, proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 def loaded_modules(proc: subprocess.Popen, watch: Path) -> set[str]:
@@ -194,7 +191,9 @@ def test_the_space_answers_from_an_empty_home_without_torch_and_like_serve(stage
         assert not held & set(BUILD_ONLY), f"the Space imported {sorted(held & set(BUILD_ONLY))}"
         space_replies = [client.predict(message=q, api_name="/chat") for q in QUESTIONS]
     assert (home / "index" / "CURRENT").read_text() == (space / "index" / "CURRENT").read_text()
-    assert not (tmp_path / "no-model-cache").exists()  # nothing was exported
+    cache = tmp_path / "no-model-cache"
+    # Nothing was exported: at most the guard classifier's trained weights (a small .npz) are kept there.
+    assert not cache.exists() or all(p.suffix == ".npz" for p in cache.iterdir())
 
     # `serve DIR` on the same content: the index built at start with the model cache's export.
     with serving(
