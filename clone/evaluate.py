@@ -107,11 +107,13 @@ def _mean(values: list[float]) -> float | None:
 
 
 def record(question: Question, reply: Reply) -> dict:
-    """The output line for one question."""
+    """The output line for one question; a source from subtitles or a transcript has its ``start`` in seconds."""
     return {
         "id": question.id,
         "reply": reply.text,
-        "sources": [{"path": s.path, "title": s.title, "url": s.url} for s in reply.sources],
+        "sources": [
+            {"path": s.path, "title": s.title, "url": s.url, "start": s.start, "page": s.page} for s in reply.sources
+        ],
         "abstained": reply.abstained,
         "refused": reply.refused,
     }

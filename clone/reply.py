@@ -151,21 +151,21 @@ class Reply:
 def cite(text: str, passages: list[Passage]) -> tuple[str, list[Source]]:
     """Keep only citation markers that point at retrieved passages, renumbered per source.
 
-    Passages of one document share a source, except passages with their own link (a moment of a
-    video, a page of a PDF), which cite that.
+    Passages of one document share a source, except passages with their own moment of a video or
+    page of a PDF, which cite that (with or without a link).
 
     A marker naming a passage that was not retrieved is removed, so no citation reaches a fan
     unless its passage was actually given to the backend.
     """
     sources: list[Source] = []
-    number: dict[tuple[str, str], int] = {}
+    number: dict[tuple, int] = {}
 
     def swap(m: re.Match) -> str:
         n = int(m.group(1))
         if not 1 <= n <= len(passages):
             return ""
         p = passages[n - 1]
-        key = (p.source, p.url)
+        key = (p.source, p.url, p.start, p.page)
         if key not in number:
             sources.append(Source(p.source, p.title, p.url, p.start, p.page))
             number[key] = len(sources)

@@ -57,7 +57,13 @@ def test_eval_writes_one_line_per_question_and_never_touches_the_app_home(tmp_pa
         assert set(r) == {"id", "reply", "sources", "abstained", "refused"}
     bread, kettle, offtopic = lines
     assert "rye flour" in bread["reply"] and not bread["abstained"]
-    assert bread["sources"][0] == {"path": "bread.md", "title": "Sourdough basics", "url": "https://example.com/bread"}
+    assert bread["sources"][0] == {
+        "path": "bread.md",
+        "title": "Sourdough basics",
+        "url": "https://example.com/bread",
+        "start": None,
+        "page": None,
+    }
     assert kettle["sources"][0]["path"] == "notes/kettle.md"
     assert offtopic["abstained"] is True and offtopic["sources"] == []
     assert "I haven't talked about that" in offtopic["reply"]

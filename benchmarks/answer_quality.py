@@ -1,0 +1,247 @@
+"""Answer quality on content nobody tuned to: this project against a plain LangChain RAG app.
+
+    python benchmarks/answer_quality.py                  # both corpora, the offline (extractive) path
+    python benchmarks/answer_quality.py --corpus federalist
+
+Two public-domain corpora (benchmarks/corpora/answer_corpora.py): ``federalist`` (essays, the
+calibration corpus: every threshold of the extractive backend was chosen on it) and ``inaugural``
+(speeches as timed transcripts, the report corpus: run for the final table, never tuned on).
+Each has grounded questions in fans' own words (key phrases, evidence documents) and off-topic ones.
+
+The anchor is what a plain LangChain app does: RecursiveCharacterTextSplitter(1000, 200) over the
+documents' text, the same MiniLM embeddings, FAISS, k=4; with no LLM its reply is the four chunks
+"stuffed" together, and it cites all four. This project is measured through ``Clone.answer`` with
+default settings in a temporary home, so guardrails, the relevance floor and citations all count.
+
+When an OpenAI-compatible server is configured (``CLONE_OPENAI_BASE_URL``, e.g. a local Ollama or
+llama.cpp, and ``CLONE_OPENAI_MODEL``), the same table is printed again for the LLM path
+(``--llm`` forces it, ``--no-llm`` skips it).
+
+Rows: key phrase (the reply contains one of the question's key phrases, grounded questions),
+cited-source hit (the evidence document is among the reply's sources), retriever hit@1 / hit@4
+(the evidence document is the first / among the first four passages the retriever returns),
+off-topic declined, grounded wrongly declined, median reply words (grounded questions, citation
+markers removed). Relevance: the share of reply sentences judged relevant to the question, over the
+hand-labelled sentences in benchmarks/data/answer_relevance_labels.jsonl (sentences not labelled
+are counted apart, so a changed reply cannot pass on old labels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+from benchmarks.corpora.answer_corpora import QUESTIONS, ROLE, write_corpus  # noqa: E402
+from clone.backends import get_backend  # noqa: E402
+from clone.config import load_settings  # noqa: E402
+from clone.evaluate import default_persona, read_questions  # noqa: E402
+from clone.index import embedder, ensure_index  # noqa: E402
+from clone.ingest import scan_folder  # noqa: E402
+from clone.pipeline import Clone  # noqa: E402
+from clone.reply import plain  # noqa: E402
+
+LABELS = ROOT / "benchmarks" / "data" / "answer_relevance_labels.jsonl"
+RESULTS = ROOT / "benchmarks" / "results"
+LLM_VARIABLES = ("CLONE_OPENAI_BASE_URL", "CLONE_OPENAI_MODEL", "OPENAI_API_KEY")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]*[A-Z0-9])")
+
+
+@dataclass
+class Answer:
+    """What one system said to one question."""
+
+    id: str
+    question: str
+    kind: str
+    reply: str
+    sources: list[dict]
+    declined: bool
+    retrieved: list[str] = field(default_factory=list)  # documents of the retriever's top 4, best first
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def sentences(reply: str) -> list[str]:
+    """A reply's sentences, as they are labelled."""
+    return [s.strip() for line in reply.splitlines() for s in _SENTENCE.split(line) if s.strip()]
+
+
+def langchain_answers(content: Path, questions, settings) -> list[Answer]:
+    """The plain LangChain anchor: 1000/200 chunks, MiniLM, FAISS, k=4, the chunks stuffed as the reply."""
+    from langchain_community.vectorstores import FAISS
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    files = scan_folder(content).files
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    docs = splitter.create_documents([f.text for f in files], metadatas=[{"source": f.path} for f in files])
+    store = FAISS.from_documents(docs, embedder(settings))
+    out = []
+    for q in questions:
+        hits = store.similarity_search(q.question, k=4)
+        sources = list(dict.fromkeys(d.metadata["source"] for d in hits))
+        out.append(
+            Answer(
+                str(q.id),
+                q.question,
+                q.kind or "",
+                "\n\n".join(d.page_content for d in hits),
+                [{"path": s, "start": None} for s in sources],
+                False,
+                [d.metadata["source"] for d in hits],
+            )
+        )
+    return out
+
+
+def project_answers(content: Path, questions, settings) -> list[Answer]:
+    """This project, through ``Clone.answer``, and what its retriever ranks first."""
+    kb = ensure_index(content, settings).kb
+    clone = Clone(settings, default_persona(content, None), kb, get_backend(settings.backend, settings), content)
+    out = []
+    for q in questions:
+        reply = clone.answer(q.question)
+        retrieved = [p.source for p in kb.search(q.question, k=4, mode=settings.retrieval)]
+        out.append(
+            Answer(
+                str(q.id),
+                q.question,
+                q.kind or "",
+                plain(reply.text),
+                [{"path": s.path, "start": s.start} for s in reply.sources],
+                reply.abstained,
+                retrieved,
+            )
+        )
+    return out
+
+
+def _rate(values: list[bool]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def measure(questions, answers: list[Answer], labels: dict[tuple[str, str], bool]) -> dict:
+    """Every row of the table for one system on one corpus."""
+    grounded = [(q, a) for q, a in zip(questions, answers, strict=True) if q.evidence_doc]
+    offtopic = [a for q, a in zip(questions, answers, strict=True) if q.kind == "offtopic"]
+    judged, unlabelled = [], 0
+    for q, a in grounded:
+        if a.declined:
+            continue
+        for s in sentences(a.reply):
+            label = labels.get((str(q.id), _norm(s)))
+            if label is None:
+                unlabelled += 1
+            else:
+                judged.append(label)
+    return {
+        "key phrase": _rate(
+            [not a.declined and any(k.lower() in a.reply.lower() for k in q.answer_keywords) for q, a in grounded]
+        ),
+        "cited-source hit": _rate([any(s["path"] == q.evidence_doc for s in a.sources) for q, a in grounded]),
+        "retriever hit@1": _rate([a.retrieved[:1] == [q.evidence_doc] for q, a in grounded]),
+        "retriever hit@4": _rate([q.evidence_doc in a.retrieved[:4] for q, a in grounded]),
+        "off-topic declined": _rate([a.declined for a in offtopic]),
+        "grounded wrongly declined": _rate([a.declined for q, a in grounded]),
+        "median words": statistics.median(len(a.reply.split()) for q, a in grounded if not a.declined),
+        # A share over a few labelled sentences of a long reply would be a biased sample: shown only
+        # when (nearly) every sentence of the replies is labelled.
+        "sentences relevant": _rate(judged) if len(judged) >= 0.9 * (len(judged) + unlabelled) else None,
+        "sentences labelled": f"{len(judged)}/{len(judged) + unlabelled}",
+        "timed sources with start": _timed_with_start(answers),
+    }
+
+
+def _timed_with_start(answers: list[Answer]) -> str:
+    timed = [s for a in answers for s in a.sources if s["path"].endswith((".srt", ".vtt", ".json"))]
+    return f"{sum(s['start'] is not None for s in timed)}/{len(timed)}" if timed else "-"
+
+
+def read_labels(path: Path = LABELS) -> dict[tuple[str, str], bool]:
+    """Hand labels: one line per (question id, reply sentence) with ``relevant`` true or false."""
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {(r["id"], _norm(r["sentence"])): bool(r["relevant"]) for r in rows}
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if value <= 1 else f"{value:g}"
+    return "-" if value is None else str(value)
+
+
+def table(corpus: str, results: dict[str, dict]) -> str:
+    """One Markdown table, systems side by side."""
+    names = list(results)
+    rows = list(next(iter(results.values())))
+    out = [f"| {corpus} | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    out += [f"| {row} | " + " | ".join(_fmt(results[n][row]) for n in names) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def run(corpus: str, tmp: Path, systems: list[str], dump: Path | None) -> dict[str, dict]:
+    """Build the corpus, answer its questions with each system, measure."""
+    content = tmp / corpus / "content"
+    write_corpus(corpus, content)
+    questions = read_questions(QUESTIONS[corpus])
+    labels = read_labels()
+    results = {}
+    for system in systems:
+        env = {"CLONE_HOME": str(tmp / corpus / "home"), "CLONE_BACKEND": "extractive"}
+        if system == "this project, LLM":  # the server and model from the environment, nothing else
+            env.update({k: v for k, v in os.environ.items() if k in LLM_VARIABLES})
+            env["CLONE_BACKEND"] = "openai"
+        settings = load_settings(env, dotenv=False)
+        started = time.perf_counter()
+        if system == "plain LangChain":
+            answers = langchain_answers(content, questions, settings)
+        else:
+            answers = project_answers(content, questions, settings)
+        print(f"{corpus}: {system} answered {len(answers)} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        results[system] = measure(questions, answers, labels)
+        if dump:
+            dump.mkdir(parents=True, exist_ok=True)
+            with (dump / f"{corpus}-{system.replace(' ', '_').replace(',', '')}.jsonl").open("w") as fh:
+                for a in answers:
+                    fh.write(json.dumps(a.__dict__, ensure_ascii=False) + "\n")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", choices=sorted(QUESTIONS), action="append")
+    parser.add_argument("--llm", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--no-anchor", action="store_true", help="skip plain LangChain (faster while iterating)")
+    parser.add_argument("--dump", type=Path, help="write every reply as JSONL into this folder")
+    parser.add_argument("--save", action="store_true", help="write benchmarks/results/answer_quality.md")
+    args = parser.parse_args(argv)
+    corpora = args.corpus or ["federalist", "inaugural"]
+    llm = args.llm if args.llm is not None else bool(os.environ.get("CLONE_OPENAI_BASE_URL"))
+    systems = ([] if args.no_anchor else ["plain LangChain"]) + ["this project"] + (["this project, LLM"] * llm)
+    tables = []
+    with tempfile.TemporaryDirectory(prefix="clone-answers-") as tmp:
+        for corpus in corpora:
+            results = run(corpus, Path(tmp), systems, args.dump)
+            tables.append(f"**{corpus}** ({ROLE[corpus]} corpus)\n\n" + table(corpus, results))
+            print(tables[-1] + "\n", flush=True)
+    if args.save:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "answer_quality.md").write_text(
+            "# Answer quality: plain LangChain and this project\n\n" + "\n\n".join(tables) + "\n", encoding="utf-8"
+        )
+
+
+if __name__ == "__main__":
+    main()

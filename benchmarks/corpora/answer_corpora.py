@@ -1,0 +1,120 @@
+"""Two public-domain corpora of different genres for measuring answers (benchmarks/answer_quality.py).
+
+``federalist`` -- the **calibration** corpus: 30 of *The Federalist* essays (Hamilton, Madison, Jay,
+1787-88; public domain). The text comes from the Mosteller & Wallace reconstruction
+(github.com/ariddell/corpora-mosteller-wallace-federalist, ``originals/federalist.csv``), whose
+punctuation tags (``<c>``, ``<S>``, ``<p>``, ``<Q>``, ``<d>``) were turned back into punctuation and
+sentences grouped four to a paragraph. Written as Markdown, one file per essay.
+
+``inaugural`` -- the **report** corpus, never used to tune anything: the 31 US presidential
+inaugural addresses from 1901 to 2021 (works of the US federal government, public domain; text
+from NLTK's ``inaugural`` corpus, compiled from C-SPAN). Written transcript-style, the way a
+creator's videos arrive: in turn SubRip (``.srt``), WebVTT (``.vtt``) and YouTube transcript JSON,
+one cue per sentence, timed at a speaking rate of 2.5 words a second (the times are synthetic;
+the words are the speeches'). No file has a URL, so citations must carry the moment themselves.
+
+    python benchmarks/corpora/answer_corpora.py federalist|inaugural [TARGET_DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+CORPORA = {
+    "federalist": DATA / "federalist-essays.jsonl",
+    "inaugural": DATA / "inaugural-addresses.jsonl",
+}
+QUESTIONS = {
+    "federalist": DATA / "federalist_questions.jsonl",
+    "inaugural": DATA / "inaugural_questions.jsonl",
+}
+ROLE = {"federalist": "calibration", "inaugural": "report"}
+WORDS_PER_SECOND = 2.5
+_FORMATS = ("srt", "vtt", "json")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'A-Z0-9])")
+
+
+def _records(name: str) -> list[dict]:
+    return [json.loads(line) for line in CORPORA[name].read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def federalist_name(number: int) -> str:
+    """The file an essay is written to."""
+    return f"federalist-{number:02d}.md"
+
+
+def inaugural_name(index: int, year: int, president: str) -> str:
+    """The file an address is written to: its format turns with its position (srt, vtt, json)."""
+    return f"{year}-{president.lower()}.{_FORMATS[index % len(_FORMATS)]}"
+
+
+def document_names(name: str) -> list[str]:
+    """Every document the corpus ``name`` writes, in order."""
+    if name == "federalist":
+        return [federalist_name(r["number"]) for r in _records(name)]
+    return [inaugural_name(i, r["year"], r["president"]) for i, r in enumerate(_records(name))]
+
+
+def _clock(seconds: float, sep: str) -> str:
+    ms = int(round(seconds * 1000))
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}{sep}{ms % 1000:03d}"
+
+
+def _cues(paragraphs: list[str]) -> list[tuple[float, float, str]]:
+    """(start, duration, sentence) for every sentence, at WORDS_PER_SECOND."""
+    out, t = [], 0.0
+    for paragraph in paragraphs:
+        for sentence in _SENTENCE.split(paragraph):
+            if sentence.strip():
+                duration = max(1.0, len(sentence.split()) / WORDS_PER_SECOND)
+                out.append((round(t, 3), round(duration, 3), sentence.strip()))
+                t += duration
+    return out
+
+
+def _timed(fmt: str, cues: list[tuple[float, float, str]]) -> str:
+    if fmt == "json":
+        return json.dumps([{"text": s, "start": a, "duration": d} for a, d, s in cues], ensure_ascii=False, indent=0)
+    sep = "," if fmt == "srt" else "."
+    blocks = [
+        (f"{n}\n" if fmt == "srt" else "") + f"{_clock(a, sep)} --> {_clock(a + d, sep)}\n{s}\n"
+        for n, (a, d, s) in enumerate(cues, 1)
+    ]
+    return ("" if fmt == "srt" else "WEBVTT\n\n") + "\n".join(blocks)
+
+
+def write_corpus(name: str, target: Path) -> list[Path]:
+    """Write corpus ``name`` into ``target``; returns the files written."""
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, r in enumerate(_records(name)):
+        if name == "federalist":
+            path = target / federalist_name(r["number"])
+            front = f"---\ntitle: The Federalist No. {r['number']} ({r['author'].title()})\n---\n\n"
+            path.write_text(front + r["salutation"] + "\n\n" + "\n\n".join(r["paragraphs"]) + "\n", encoding="utf-8")
+        else:
+            path = target / inaugural_name(i, r["year"], r["president"])
+            path.write_text(_timed(path.suffix[1:], _cues(r["paragraphs"])), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", choices=sorted(CORPORA))
+    parser.add_argument("target", nargs="?", type=Path)
+    args = parser.parse_args(argv)
+    target = args.target or Path(tempfile.mkdtemp(prefix=f"{args.corpus}-"))
+    files = write_corpus(args.corpus, target)
+    print(f"{len(files)} files in {target}", file=sys.stderr)
+    print(target)
+
+
+if __name__ == "__main__":
+    main()
