@@ -32,14 +32,13 @@ def cli() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even if the content has not changed.")
 def ingest(content_dir: Path, force: bool) -> None:
     """Index CONTENT_DIR into CLONE_HOME, embedding only new or changed documents."""
-    from clone.inbox import InboxStore
     from clone.index import ensure_index
+    from clone.services import Services
 
     settings = _settings()
     try:
         # The creator's answers from the inbox are documents too (only if a database already exists).
-        has_db = settings.database_url or settings.survey_db.is_file()
-        extra = InboxStore(settings.database).answer_documents() if has_db else []
+        extra = Services.published_answers(settings)
         report = ensure_index(content_dir, settings, force=force, progress=click.echo, show_progress=True, extra=extra)
     except CloneError as exc:
         raise click.ClickException(str(exc)) from None

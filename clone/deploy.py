@@ -387,7 +387,7 @@ def stage_space(
     """
     from clone.index import ensure_index
     from clone.persona import load_persona
-    from clone.trust.consent import verify_consent
+    from clone.trust.running import verify_for_serving
 
     check_space_backend(backend, model, zero_gpu)
     secret_names = tuple(secret_names)
@@ -405,7 +405,7 @@ def stage_space(
         raise ConfigError(f"{creator_dir} has no content/ folder: add your content there first.")
     persona = load_persona(creator_dir)
     # No valid consent: nothing to deploy (the Space would refuse to start anyway).
-    verify_consent(creator_dir, persona, channel="web", trusted_key=settings.consent_public_key or None)
+    verify_for_serving(creator_dir, persona, settings.consent_public_key or None)
     secrets = secret_values(secret_names, env)
     # Everything is read and judged before anything is written.
     creator_files = {name: _creator_file(creator_dir, name) for name in _CREATOR_FILES}

@@ -30,9 +30,9 @@ from clone.memory import MAX_TURNS, standalone_query
 from clone.persona import Persona, load_persona
 from clone.planted import secrets as marked_secrets
 from clone.reply import Reply, cite
-from clone.trust.consent import ConsentGuard
 from clone.trust.killswitch import KillSwitch
 from clone.trust.receipts import Notary
+from clone.trust.running import ConsentGuard
 
 log = logging.getLogger(__name__)
 

@@ -13,14 +13,16 @@ from pathlib import Path
 from clone.analytics import EventLog
 from clone.config import Settings, load_settings
 from clone.inbox import InboxStore
+from clone.ingest import SourceFile
 from clone.persona import Persona, load_persona
 from clone.pipeline import Clone
 from clone.survey import Study, load_study
 from clone.survey.store import SurveyStore
 from clone.survey.sync import open_store
 from clone.survey.tally import ChatTally
-from clone.trust.consent import SERVED_CHANNELS, Consent, ConsentGuard, verify_consent
+from clone.trust.consent import Consent
 from clone.trust.receipts import Notary
+from clone.trust.running import ConsentGuard, verify_for_serving
 
 
 @dataclass
@@ -59,9 +61,7 @@ class Services:
         settings = settings or load_settings()
         persona = load_persona(settings.creator_dir)
         trusted = settings.consent_public_key or None
-        consent = verify_consent(settings.creator_dir, persona, channel=None, trusted_key=trusted)
-        if not any(consent.allows(c) for c in SERVED_CHANNELS):
-            verify_consent(settings.creator_dir, persona, channel="web", trusted_key=trusted)  # raises, with the fix
+        consent = verify_for_serving(settings.creator_dir, persona, trusted)
         # The inbox, the chat events and the survey share one database (DATABASE_URL, or the SQLite file).
         inbox = InboxStore(settings.database)
         events = EventLog(settings.database)
@@ -83,6 +83,14 @@ class Services:
             every=settings.hf_sync_minutes,
         )
         return cls(settings, persona, consent, clone, study, store, inbox, events)
+
+    @staticmethod
+    def published_answers(settings: Settings) -> list[SourceFile]:
+        """The creator's published inbox answers, indexed with the content; none before any database exists
+        (``python -m clone ingest`` on a fresh folder creates nothing)."""
+        if not (settings.database_url or settings.survey_db.is_file()):
+            return []
+        return InboxStore(settings.database).answer_documents()
 
     @property
     def content_dir(self) -> Path:

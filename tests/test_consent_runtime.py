@@ -15,7 +15,8 @@ from gradio_client import Client
 
 from clone.config import DEMO_CREATOR_DIR
 from clone.errors import ConsentError
-from clone.trust.consent import ConsentGuard, init_consent
+from clone.trust.consent import init_consent
+from clone.trust.running import ConsentGuard
 from clone.ui import Screens, create_app
 from clone.ui.page import revocation_notice
 from tests.conftest import services_for
