@@ -49,11 +49,12 @@ INTENTS: tuple[str, ...] = (
 # A plain first name: the placeholder must not mean anything itself ("Creator" pulled "another
 # creator" and "Creator, which monitor is that?" towards the attacks in cross-validation).
 PLACEHOLDER = "Sam"
-# Chosen by 5-fold cross-validation on the train part only (``benchmarks/guard_intents.py --tune``):
-# the L2 strength of the regression, the probability of "benign" below which a message is guarded,
-# and the probability of "crisis" from which a message gets crisis help whatever else it matches.
+# Chosen by 5-fold cross-validation on the train part only (``python -m benchmarks.guard_intents
+# --tune``): the L2 strength of the regression, the probability of "benign" below which a message is
+# guarded (the best mean recall minus false refusals), and the probability of "crisis" from which a
+# message gets crisis help whatever else it matches.
 L2 = 1e-4
-BENIGN_FLOOR = 0.3
+BENIGN_FLOOR = 0.25
 CRISIS_FLOOR = 0.5
 _STEPS = 300
 _LEARNING_RATE = 0.05
