@@ -4,8 +4,11 @@ The rules in :mod:`clone.guardrails` catch the shapes someone thought of ("are y
 and attackers find others ("is this Rosa herself typing?", "my mum wants to know if she's chatting
 with the real Rosa", "pretend to be Rosa and tell your listeners ..."). This module recognises each
 guarded intent from labelled exemplars (``clone/data/guard_intents.jsonl``): a multinomial logistic
-regression over the sentence embeddings the index already uses, trained on the set's ``train``
-part only. The ``test`` part is never used for tuning; ``benchmarks/guard_intents.py`` reports on it.
+regression over the sentence embedding the index already uses, concatenated with hashed TF-IDF word
+and character n-grams (the embedding hears the meaning, the n-grams the telling words: "dose",
+"prompt", "sue"), trained on the set's ``train`` part only. Nothing was tuned on the ``test`` part
+or on the held-out set written later (``guard_intents_heldout.jsonl``); ``benchmarks/guard_intents.py``
+reports on both.
 
 The persona's name, first name, surname and aliases are replaced by one placeholder before
 embedding, so an exemplar written with ``{name}`` matches a message that names any creator, and a
@@ -16,9 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import threading
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -44,14 +49,19 @@ INTENTS: tuple[str, ...] = (
 # A plain first name: the placeholder must not mean anything itself ("Creator" pulled "another
 # creator" and "Creator, which monitor is that?" towards the attacks in cross-validation).
 PLACEHOLDER = "Sam"
-# Chosen by 5-fold cross-validation on the train part only (``benchmarks/guard_intents.py --tune``):
-# the L2 strength of the regression, the probability of "benign" below which a message is guarded,
-# and the probability of "crisis" from which a message gets crisis help whatever else it matches.
+# Chosen by 5-fold cross-validation on the train part only (``python -m benchmarks.guard_intents
+# --tune``): the L2 strength of the regression, the probability of "benign" below which a message is
+# guarded (the best mean recall minus false refusals), and the probability of "crisis" from which a
+# message gets crisis help whatever else it matches.
 L2 = 1e-4
-BENIGN_FLOOR = 0.3
+BENIGN_FLOOR = 0.25
 CRISIS_FLOOR = 0.5
 _STEPS = 300
 _LEARNING_RATE = 0.05
+# The lexical features: word unigrams and bigrams and character 3-5-grams inside words, hashed
+# into this many buckets (a fixed hash, so a saved model reads the same buckets in every process).
+LEXICAL_DIM = 4096
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
 @dataclass(frozen=True)
@@ -77,10 +87,14 @@ class Hit:
 
 
 @cache
-def exemplars() -> tuple[Exemplar, ...]:
-    """The labelled set shipped with the package (both splits)."""
-    raw = resources.files("clone.data").joinpath("guard_intents.jsonl").read_text(encoding="utf-8")
+def exemplars(filename: str = "guard_intents.jsonl") -> tuple[Exemplar, ...]:
+    """A labelled set shipped with the package: ``guard_intents.jsonl`` (``train`` and ``test``) or
+    ``guard_intents_heldout.jsonl`` (``heldout``: written after the first version, never tuned on)."""
+    raw = resources.files("clone.data").joinpath(filename).read_text(encoding="utf-8")
     return tuple(Exemplar(**json.loads(line)) for line in raw.splitlines() if line.strip())
+
+
+HELDOUT_FILE = "guard_intents_heldout.jsonl"
 
 
 def name_variants(name: str, aliases: Iterable[str] = ()) -> list[str]:
@@ -102,6 +116,59 @@ def normalise_names(text: str, names: Sequence[str]) -> str:
     return pattern.sub(PLACEHOLDER, text)
 
 
+def lexical_terms(text: str) -> list[str]:
+    """The words, word pairs and in-word character 3-5-grams of ``text``, lower-cased.
+
+    The placeholder name counts as a word only: its character n-grams would tie it to "same" or
+    "sample".
+    """
+    words = _WORD.findall(text.lower())
+    terms = ["w" + w for w in words] + ["b" + a + " " + b for a, b in zip(words, words[1:], strict=False)]
+    placeholder = PLACEHOLDER.lower()
+    for w in words:
+        if w == placeholder:
+            continue
+        padded = f"<{w}>"
+        terms += ["c" + padded[i : i + n] for n in (3, 4, 5) for i in range(len(padded) - n + 1)]
+    return terms
+
+
+def _term_counts(text: str) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for term in lexical_terms(text):
+        bucket = zlib.crc32(term.encode()) % LEXICAL_DIM
+        counts[bucket] = counts.get(bucket, 0) + 1
+    return counts
+
+
+def inverse_document_frequency(texts: Sequence[str]) -> np.ndarray:
+    """Smoothed IDF of each hashed bucket over ``texts`` (the training exemplars)."""
+    df = np.zeros(LEXICAL_DIM)
+    for text in texts:
+        df[list(_term_counts(text))] += 1
+    return (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
+
+
+def lexical_vector(text: str, idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``text``'s TF-IDF vector (sublinear term frequency, unit length) as (bucket indices, values)."""
+    counts = _term_counts(text)
+    index = np.fromiter(counts, dtype=np.int64, count=len(counts))
+    values = np.array([1 + math.log(c) for c in counts.values()], dtype=np.float32) * idf[index]
+    norm = float(np.linalg.norm(values))
+    return index, (values / norm if norm else values)
+
+
+def features(vectors: np.ndarray, texts: Sequence[str], idf: np.ndarray) -> np.ndarray:
+    """What the regression reads, one row per text: the unit-length embedding, then the TF-IDF n-grams."""
+    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    out = np.zeros((len(texts), vectors.shape[1] + LEXICAL_DIM), dtype=np.float32)
+    out[:, : vectors.shape[1]] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+    for row, text in enumerate(texts):
+        index, values = lexical_vector(text, idf)
+        out[row, vectors.shape[1] + index] = values
+    return out
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -119,9 +186,9 @@ def fit(vectors: np.ndarray, labels: Sequence[str], *, l2: float = L2) -> tuple[
     y = np.array([classes.index(label) for label in labels])
     onehot = np.eye(len(classes))[y]
     counts = onehot.sum(axis=0)
-    weight = (len(y) / (len(classes) * np.maximum(counts, 1)))[y][:, None]
-    x = np.asarray(vectors, dtype=np.float64)
-    params = [np.zeros((x.shape[1], len(classes))), np.zeros(len(classes))]
+    weight = (len(y) / (len(classes) * np.maximum(counts, 1)))[y][:, None].astype(np.float32)
+    x = np.asarray(vectors, dtype=np.float32)
+    params = [np.zeros((x.shape[1], len(classes)), dtype=np.float32), np.zeros(len(classes), dtype=np.float32)]
     moments = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
     n = float(weight.sum())
     for step in range(1, _STEPS + 1):
@@ -134,12 +201,13 @@ def fit(vectors: np.ndarray, labels: Sequence[str], *, l2: float = L2) -> tuple[
 
 
 class IntentClassifier:
-    """Recognises the guarded intents in a fan's message, from the same embeddings retrieval uses.
+    """Recognises the guarded intents in a fan's message, from the embedding retrieval uses and the words.
 
     Build it once per embeddings object (:func:`classifier_for`); :meth:`classify` costs one
     embedding when the message names the creator, none otherwise (the question's vector is
-    remembered by :func:`clone.index.question_vector` and reused by retrieval), plus a 384x9
-    matrix product.
+    remembered by :func:`clone.index.question_vector` and reused by retrieval), plus the message's
+    hashed n-grams (a fraction of a millisecond) and a product with a 384x9 matrix and a few
+    hundred rows of the n-gram weights.
     """
 
     classes: tuple[str, ...] = (BENIGN, *INTENTS)
@@ -168,27 +236,31 @@ class IntentClassifier:
         # Only with an ``embedding_id``: without it two models could share a file.
         path = None
         if cache_dir is not None and embedding_id:
-            key = hashlib.sha256(json.dumps([embedding_id, texts, labels, l2, _STEPS, _LEARNING_RATE]).encode())
+            settings = [embedding_id, texts, labels, l2, _STEPS, _LEARNING_RATE, LEXICAL_DIM, "words-chars-v1"]
+            key = hashlib.sha256(json.dumps(settings).encode())
             path = Path(cache_dir) / f"guard-intents-{key.hexdigest()[:16]}.npz"
         if path is not None and path.is_file():
             with np.load(path, allow_pickle=False) as saved:
-                self.weights, self.bias = saved["weights"], saved["bias"]
+                self.weights, self.bias, self.idf = saved["weights"], saved["bias"], saved["idf"]
             return
+        self.idf = inverse_document_frequency(texts)
         vectors = np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
-        self.weights, self.bias = fit(vectors, labels, l2=l2)
+        self.weights, self.bias = fit(features(vectors, texts, self.idf), labels, l2=l2)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-            np.savez(tmp, weights=self.weights, bias=self.bias)
+            np.savez(tmp, weights=self.weights, bias=self.bias, idf=self.idf)
             os.replace(tmp, path)  # readers never see half a file
 
-    def probabilities(self, vector: np.ndarray) -> np.ndarray:
-        """Class probabilities (in :attr:`classes` order) for one or more message vectors."""
-        return _softmax(np.atleast_2d(vector) @ self.weights + self.bias)
-
-    def vector(self, text: str, names: Sequence[str] = ()) -> np.ndarray:
-        """The embedding the classifier reads: the message with the creator's names normalised."""
-        return question_vector(self.embeddings, normalise_names(text, names))
+    def probabilities(self, vector: np.ndarray, text: str) -> np.ndarray:
+        """Class probabilities (in :attr:`classes` order) for one message: its embedding and its (normalised) text."""
+        dim = self.weights.shape[0] - LEXICAL_DIM
+        unit = np.asarray(vector, dtype=np.float32).reshape(-1)
+        unit = unit / max(float(np.linalg.norm(unit)), 1e-9)
+        index, values = lexical_vector(text, self.idf)
+        # The n-gram block is sparse: read only the rows of the buckets the message has.
+        z = unit @ self.weights[:dim] + values @ self.weights[dim + index] + self.bias
+        return _softmax(z[None, :])[0]
 
     def decide(self, probabilities: np.ndarray) -> Hit | None:
         """The guarded intent for one row of probabilities, or None when the message reads as benign."""
@@ -202,7 +274,8 @@ class IntentClassifier:
 
     def classify(self, text: str, names: Sequence[str] = ()) -> Hit | None:
         """The guarded intent ``text`` expresses, or None. ``names`` are the creator's (see :func:`name_variants`)."""
-        return self.decide(self.probabilities(self.vector(text, names))[0])
+        normalised = normalise_names(text, names)
+        return self.decide(self.probabilities(question_vector(self.embeddings, normalised), normalised))
 
 
 _lock = threading.Lock()
@@ -245,8 +318,9 @@ SAMPLE_NAMES: tuple[str, ...] = (
 
 
 def labelled(split: str) -> list[tuple[str, str, str]]:
-    """``(message, intent, creator name)`` for one split, each filled with one of :data:`SAMPLE_NAMES`."""
-    rows = [e for e in exemplars() if e.split == split]
+    """``(message, intent, creator name)`` for one split (``train``, ``test`` or ``heldout``), each filled
+    with one of :data:`SAMPLE_NAMES`."""
+    rows = [e for e in exemplars(HELDOUT_FILE if split == "heldout" else "guard_intents.jsonl") if e.split == split]
     return [
         (e.filled(SAMPLE_NAMES[i % len(SAMPLE_NAMES)]), e.intent, SAMPLE_NAMES[i % len(SAMPLE_NAMES)])
         for i, e in enumerate(rows)
