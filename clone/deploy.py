@@ -435,6 +435,13 @@ def stage_space(
                 embedding_export=str(shipped),
             )
             ensure_index(staging / CREATOR_SUBDIR / "content", staged, progress=progress)
+            # The guard classifiers trained here on the shipped model: the Space loads them, never trains.
+            from clone.index import embedder, embedding_key
+            from clone.intents import GUARD_WEIGHTS_DIR, classifier_for
+
+            guard = staging / GUARD_WEIGHTS_DIR
+            guard.mkdir()
+            classifier_for(embedder(staged), cache_dir=guard, embedding_id=embedding_key(staged))
             name = (Path(home) / "index" / "CURRENT").read_text(encoding="utf-8").strip()
             (staging / INDEX_SUBDIR).mkdir()
             shutil.copytree(Path(home) / "index" / name, staging / INDEX_SUBDIR / name)

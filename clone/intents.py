@@ -52,7 +52,10 @@ PLACEHOLDER = "Sam"
 # Chosen by 5-fold cross-validation on the train part only (``python -m benchmarks.guard_intents
 # --tune``): the L2 strength of the regression, the probability of "benign" below which a message is
 # guarded (the best mean recall minus false refusals), and the probability of "crisis" from which a
-# message gets crisis help whatever else it matches.
+# message gets crisis help whatever else it matches. Fans of other kinds of creators ask in other ways:
+# before the train part had questions about what other people said, defined or promised ("register":
+# "about_others"), 14.5% of the grounded questions of two benchmark corpora were refused; with them, 2.7%
+# (docs/trust.md, "Guard classifiers").
 L2 = 1e-4
 BENIGN_FLOOR = 0.25
 CRISIS_FLOOR = 0.5
@@ -280,6 +283,20 @@ class IntentClassifier:
 
 _lock = threading.Lock()
 _built: dict[int, tuple[object, IntentClassifier]] = {}
+
+
+# Beside a shipped embedding model (a Space's model/), the folder holding guard weights trained before upload.
+GUARD_WEIGHTS_DIR = "guard"
+
+
+def weights_dir(model_cache: Path, embedding_export: str = "") -> Path:
+    """Where the trained guard weights are kept: beside a shipped model when there is one (trained before
+    upload, so a Space never trains at start), else in the model cache."""
+    if embedding_export.strip():
+        shipped = Path(embedding_export).parent / GUARD_WEIGHTS_DIR
+        if shipped.is_dir():
+            return shipped
+    return Path(model_cache)
 
 
 def classifier_for(embeddings, *, cache_dir: Path | None = None, embedding_id: str = "") -> IntentClassifier:

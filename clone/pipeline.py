@@ -25,7 +25,7 @@ from clone.index import (
     load_index,
 )
 from clone.ingest import SourceFile
-from clone.intents import IntentClassifier, classifier_for
+from clone.intents import IntentClassifier, classifier_for, weights_dir
 from clone.memory import MAX_TURNS, standalone_query
 from clone.persona import Persona, load_persona
 from clone.planted import secrets as marked_secrets
@@ -110,8 +110,8 @@ class Clone:
 
     def guard_classifier(self) -> IntentClassifier:
         """The guard intents classifier over this clone's embeddings (built once per process)."""
-        cache, key = self.settings.model_cache, embedding_key(self.settings)
-        return classifier_for(self.kb.embeddings, cache_dir=cache, embedding_id=key)
+        cache = weights_dir(self.settings.model_cache, self.settings.embedding_export)
+        return classifier_for(self.kb.embeddings, cache_dir=cache, embedding_id=embedding_key(self.settings))
 
     def reindex(self, *, progress: Callable[[str], None] | None = None, show_progress: bool = False) -> IngestReport:
         """Bring the index up to date with the content folder and start answering from it."""

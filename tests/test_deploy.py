@@ -67,6 +67,7 @@ def test_staged_folder_holds_exactly_the_space(staged):
         "assets",
         "clone",
         "creator",
+        "guard",
         "index",
         "model",
         "requirements.txt",
