@@ -170,8 +170,11 @@ def build(h: ResearchHandlers) -> None:
             "`GET /research/export/wide.csv` with `Authorization: Bearer <token>`."
         )
         export = gr.Button("Download study data", elem_id="research-export")
-        csv_file = gr.File(label="Study data", file_count="multiple", elem_id="research-file")
-        export.click(h.export_files, token, csv_file, api_name="export_responses")
+        # Hidden until there are files: Gradio's empty file box carries an aria-label on a plain div.
+        csv_file = gr.File(label="Study data", file_count="multiple", elem_id="research-file", visible=False)
+        export.click(h.export_files, token, csv_file, api_name="export_responses").success(
+            lambda: gr.update(visible=True), None, csv_file, api_visibility="private"
+        )
         with gr.Row():
             chart_instrument = gr.Dropdown(
                 choices=[(i.title, i.id) for i in study.instruments],
