@@ -210,6 +210,10 @@ def test_the_chat_input_and_the_avatar_have_real_names(app_server, page):
         page.locator(".avatar-image").first.wait_for(state="attached")
         alts = page.locator(".avatar-image").evaluate_all("imgs => imgs.map((i) => i.alt)")
         assert alts and set(alts) == {f"Avatar of {NAME}'s AI clone"}
+        # No floating label over the conversation: it covered the greeting's first line.
+        assert page.locator("[role=log]").first.is_visible()
+        labels = "#clone-chat [data-testid=block-label], #widget-chat [data-testid=block-label]"
+        assert page.locator(labels).count() == 0
 
 
 @pytest.mark.browser

@@ -106,7 +106,7 @@ def bars(
         return empty(title, empty_message)
     most = max(v for _, values in rows for v in values)
     if rate:
-        ticks, top, fmt = [0, 0.25, 0.5, 0.75, 1.0], 1.0, percent
+        ticks, top, fmt = [0, 0.5, 1.0], 1.0, percent  # three ticks: they fit beside each other on a phone
     else:
         ticks = count_ticks(most)
         top, fmt = ticks[-1], lambda v: f"{int(v)}"
