@@ -284,3 +284,27 @@ def test_consoles_show_no_chart_before_the_token_and_charts_fit_the_screen(app_s
             width = figure.evaluate("e => [e.scrollWidth, e.clientWidth]")
             assert width[0] <= width[1] + 1, figure.inner_text()[:80]  # no chart runs off the screen
         assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[page.size]["viewport"]["width"]
+
+
+@pytest.mark.browser
+def test_the_dark_theme_keeps_the_contrast(app_server, browser):
+    url, _ = app_server
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.size = "dark"
+    try:
+        page.goto(url, wait_until="domcontentloaded")
+        page.locator("#ai-banner").first.wait_for()
+        page.wait_for_timeout(500)
+        assert page.evaluate("document.body.classList.contains('dark')")  # Gradio follows the system
+        problems = axe_problems(page, "chat")
+        page.goto(url + "creator", wait_until="domcontentloaded")
+        open_console(page, "creator", CREATOR_TOKEN)
+        pick_tab(page, "Analytics")
+        page.locator("#analytics-show").click()
+        page.locator("#analytics-topics figure").wait_for()
+        problems += axe_problems(page, "creator-analytics")
+        assert problems == []
+    finally:
+        context.close()
