@@ -268,7 +268,9 @@ def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height
         height=height,
         buttons=["copy"],
         feedback_options=None,
-        autoscroll=False,  # each reply is scrolled to its first line instead (SCROLL_TO_REPLY_JS)
+        # Each reply is scrolled to its first line instead: the fan's message to the top as it is sent
+        # (clone.ui.page.page_script), the reply's first line once it is complete (SCROLL_TO_REPLY_JS).
+        autoscroll=False,
     )
     session = gr.State(new_session())
     # Under the conversation, above the input: the form opens next to the reply that offered it.

@@ -71,17 +71,29 @@ def avatar_path(settings: Settings) -> str | None:
     return str(path) if path.is_file() else None
 
 
-def avatar_alt_js(persona: Persona) -> str:
-    """Browser code that names the chat's avatar images for screen readers.
+def page_script(persona: Persona) -> str:
+    """Browser code for the chat pages, run once as the banner loads.
 
-    Gradio labels them "bot avatar"; they show the creator's picture beside the clone's replies, so they are
-    named for what they are. It watches the page because every new reply brings a new image.
+    - Names the chat's avatar images for screen readers: Gradio labels them "bot avatar"; they show the
+      creator's picture beside the clone's replies, so they are named for what they are.
+    - When a fan sends a message, scrolls the conversation (not the page) so that message is at the top: the
+      reply then streams in below it, its first line in view however slow the backend (the chat's own
+      scroll-to-bottom is off, see clone/ui/chat.py).
+    It watches the page because every message brings new elements.
     """
     alt = json.dumps(f"Avatar of {persona.name}'s AI clone")
     return (
-        "const name = () => document.querySelectorAll('img.avatar-image').forEach((img) => {"
-        f" if (img.alt !== {alt}) img.alt = {alt}; }});"
-        " name(); new MutationObserver(name).observe(document.body, {childList: true, subtree: true});"
+        "const counts = new WeakMap();"
+        " const tidy = () => {"
+        "  document.querySelectorAll('img.avatar-image').forEach((img) => {"
+        f"   if (img.alt !== {alt}) img.alt = {alt}; }});"
+        "  document.querySelectorAll('#clone-chat [role=log], #widget-chat [role=log]').forEach((log) => {"
+        "   const users = log.querySelectorAll('[data-testid=user]');"
+        "   if (users.length > (counts.get(log) ?? users.length)) {"
+        "    const last = users[users.length - 1];"
+        "    log.scrollTop += last.getBoundingClientRect().top - log.getBoundingClientRect().top - 8; }"
+        "   counts.set(log, users.length); }); };"
+        " tidy(); new MutationObserver(tidy).observe(document.body, {childList: true, subtree: true});"
     )
 
 
@@ -105,7 +117,7 @@ def header(services: Services, channel: str = "web") -> tuple[gr.HTML, object]:
     gr.HTML(
         banner_html(services.persona),
         elem_id="page-banner" if channel == "web" else "widget-banner",
-        js_on_load=avatar_alt_js(services.persona),
+        js_on_load=page_script(services.persona),
         head=PAGE_HEAD,
     )
     notice = gr.HTML(visible=False, elem_id="revoked-notice-box" if channel == "web" else f"{channel}-notice-box")
