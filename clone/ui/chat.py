@@ -217,7 +217,8 @@ class ChatHandlers:
 
 
 def inbox_form(h: ChatHandlers, session: gr.State, prefix: str) -> list:
-    """The fan's "leave this question for the creator" form, shown after a reply with no answer.
+    """The fan's "leave this question for the creator" form, opened by "Ask the creator instead" in a reply
+    with no answer; it sits under the conversation, above the input, next to that reply.
 
     Returns the outputs of :meth:`ChatHandlers.inbox_offer`: the form, its question box and its result line.
     """
