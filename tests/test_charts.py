@@ -192,6 +192,17 @@ def test_empty_charts_say_so():
         assert not chart.select(".clone-bar, .clone-col, .clone-seg")
 
 
+def test_the_legend_names_a_value_by_an_anchor_only_where_every_item_shares_it(filled, settings):
+    from clone.ui.research import distribution_chart
+
+    study, store = filled
+    dist = item_distribution(study, store.records(), "mood")
+    dist.loc[dist["value"] == 5, "value_label"] = "5 - Very"
+    dist.loc[(dist["value"] == 1) & (dist["item"] == "mood_joy_01"), "value_label"] = "1 - Sad"  # its own end
+    legend = [li.get_text() for li in soup(distribution_chart(study.instruments[0], dist)).select(".clone-legend li")]
+    assert legend == ["1", "2", "3", "4", "5 - Very"]
+
+
 def test_research_charts_read_as_words_pre_before_post_with_intervals_side_by_side(filled, settings):
     study, store = filled
     h = ResearchHandlers(Services(settings, None, None, None, study, store, None, None))

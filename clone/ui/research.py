@@ -33,8 +33,13 @@ def distribution_chart(instrument, dist) -> str:
         for item in dict.fromkeys(dist.loc[dist.phase == phase, "item"]):
             part = dist[(dist.phase == phase) & (dist["item"] == item)].sort_values("value")
             rows.append((f"{part['label'].iloc[0]} ({PHASE_WORDS[phase]})", part["count"].tolist()))
-    scale = dist[dist["item"] == dist["item"].iloc[0]].drop_duplicates("value").sort_values("value")
-    return plot.stacked(title, rows, scale["value_label"].tolist())
+    # The legend names a value by its anchor only where every item shares it (semantic differentials label
+    # their ends per item, in the item's text): otherwise by its number.
+    legend = []
+    for value, part in dist.groupby("value", sort=True):
+        labels = set(part["value_label"])
+        legend.append(labels.pop() if len(labels) == 1 else str(value))
+    return plot.stacked(title, rows, legend)
 
 
 def instrument_scale(study) -> tuple[int, int]:
