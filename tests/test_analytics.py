@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import gradio as gr
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import text
 
 from clone.analytics import EventLog, rates_long
@@ -77,10 +78,19 @@ def test_the_chat_records_a_reply_and_the_creator_sees_it_in_the_charts(demo_clo
     h.chat.chat_api("What is your cat called?")
     with pytest.raises(gr.Error):
         h.creator.analytics("wrong")
-    per_day, rates, topics, survey, summary = h.creator.analytics("creator-token-0123456789", 7)
+    per_day, rates, topics, survey, summary = h.creator.analytics_data("creator-token-0123456789", 7)
     assert len(per_day) == 7
     assert per_day.iloc[-1][["conversations", "replies", "abstention_rate"]].tolist() == [2, 3, round(1 / 3, 4)]
     assert topics["replies"].sum() == 2 and len(topics) >= 1
     assert set(rates["kind"]) == {"abstained", "refused"}
-    assert set(survey.columns) >= {"group", "n"}
+    assert set(survey.columns) >= {"condition", "status", "n", "condition_label"}
     assert "2 conversations, 3 replies" in summary
+    # The charts the creator sees: bars for daily counts, percentages for rates, topics as wrapped row labels.
+    days, shares, topic_chart, participants, _ = h.creator.analytics("creator-token-0123456789", 7)
+    days, shares, topic_chart = (BeautifulSoup(x, "html.parser") for x in (days, shares, topic_chart))
+    assert len(days.select(".clone-col")) == 7 and days.select_one(".clone-ytick").get_text() == "0"
+    assert [td.get_text() for td in days.select("tbody td")][-1] == "2"
+    assert "Without an answer: 33%" in shares.get_text() and "Refused: 0%" in shares.get_text()
+    assert [t.get_text() for t in topic_chart.select(".clone-axis .clone-tick")][0] == "0"
+    assert {th.get_text() for th in topic_chart.select("tbody th")} == set(topics["topic"])
+    assert "Nobody has taken part yet." in participants

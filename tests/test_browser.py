@@ -188,6 +188,7 @@ def test_a_fan_leaves_a_question_and_the_creators_answer_is_cited(app_server, pa
     page.goto(url, wait_until="domcontentloaded")
     page.locator("#chat-input textarea").fill(question)
     page.locator("#chat-send").click()
+    page.locator("#clone-chat button", has_text="Ask the creator instead").click()  # inside the declined reply
     page.locator("#chat-inbox").first.wait_for()  # a gr.Group puts its id on two nested divs
     assert page.locator("#chat-inbox-question textarea").input_value() == question
     page.locator("#chat-inbox-notify input").check()
@@ -210,7 +211,7 @@ def test_a_fan_leaves_a_question_and_the_creators_answer_is_cited(app_server, pa
     page.get_by_role("tab", name="Analytics").click()
     page.locator("#analytics-show").click()
     page.locator("#analytics-summary", has_text="conversations").wait_for()
-    page.locator("#analytics-days-plot canvas, #analytics-days-plot svg").first.wait_for()
+    page.locator("#analytics-days-plot figure").first.wait_for()
 
     page.goto(url, wait_until="domcontentloaded")
     page.locator("#chat-input textarea").fill(question)

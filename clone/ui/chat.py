@@ -25,6 +25,34 @@ log = logging.getLogger(__name__)
 
 # Questions one browser session may leave in the creator's inbox.
 MAX_LEFT_PER_SESSION = 5
+# The button inside a reply that had no answer in the content: it opens the inbox form beside that reply.
+ASK_CREATOR = "Ask the creator instead"
+
+# After each reply, scroll the conversation (not the page) so the reply's first line is at the top: a long
+# answer is read from its start, not from its sources at the bottom. Runs in the browser (an event's ``js``).
+SCROLL_TO_REPLY_JS = """
+(...args) => {
+  for (const log of document.querySelectorAll("#clone-chat [role=log], #widget-chat [role=log]")) {
+    const users = log.querySelectorAll("[data-testid=user]");
+    const last = users[users.length - 1];
+    if (!last) continue;
+    const reply = [...log.querySelectorAll("[data-testid=bot]")].find(
+      (b) => last.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+    if (!reply) continue;
+    let box = reply.parentElement;
+    while (box && !(box.scrollHeight > box.clientHeight + 1 && /auto|scroll/.test(getComputedStyle(box).overflowY)))
+      box = box.parentElement;
+    if (!box) continue;
+    box.scrollTop += reply.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
+    // On a phone the page may have scrolled too: bring the conversation back under the (sticky) banner.
+    const banner = document.querySelector("#ai-banner");
+    const under = banner ? Math.max(0, banner.getBoundingClientRect().bottom) : 0;
+    const top = log.getBoundingClientRect().top;
+    if (top < under || top > innerHeight / 2) window.scrollBy(0, top - under - 4);
+  }
+  return args;
+}
+"""
 
 
 def new_session() -> dict:
@@ -109,7 +137,11 @@ class ChatHandlers:
             # No answer in the content (not a refusal): the fan may leave the question for the creator.
             session["unanswered"] = (message or "").strip() if reply.unanswered else ""
             self._count(reply, session["conversation"], channel)
-            yield chat + [{"role": "assistant", "content": reply_markdown(reply, show)}], "", session
+            final = {"role": "assistant", "content": reply_markdown(reply, show)}
+            if session["unanswered"]:
+                # The offer sits inside the declined reply (Gradio draws a message's options under it).
+                final["options"] = [{"label": ASK_CREATOR, "value": ASK_CREATOR}]
+            yield chat + [final], "", session
 
     def respond_embed(
         self, message: str, chat: list[dict], session: dict | None, request: gr.Request | None = None
@@ -141,12 +173,20 @@ class ChatHandlers:
 
     # --- inbox: questions for the real creator ---------------------------------------
     def inbox_offer(self, session: dict | None) -> tuple:
-        """After a reply: show the "leave your question" form, filled in, when the clone had no answer.
+        """The fan tapped "Ask the creator instead" in a reply: show the "leave your question" form, filled in,
+        when the clone had no answer to the last question.
 
         Returns (form visibility, question box, result text).
         """
         question = (session or {}).get("unanswered") or ""
         return gr.update(visible=bool(question)), question, ""
+
+    def inbox_close(self, session: dict | None) -> tuple:
+        """A new reply: the form of an earlier question closes (the new reply carries its own offer).
+
+        Returns (form visibility, question box, result text), like :meth:`inbox_offer`.
+        """
+        return gr.update(visible=False), (session or {}).get("unanswered") or "", ""
 
     def leave_question(
         self, question: str, notify: bool, email: str, session: dict | None, request: gr.Request | None = None
@@ -177,7 +217,8 @@ class ChatHandlers:
 
 
 def inbox_form(h: ChatHandlers, session: gr.State, prefix: str) -> list:
-    """The fan's "leave this question for the creator" form, shown after a reply with no answer.
+    """The fan's "leave this question for the creator" form, opened by "Ask the creator instead" in a reply
+    with no answer; it sits under the conversation, above the input, next to that reply.
 
     Returns the outputs of :meth:`ChatHandlers.inbox_offer`: the form, its question box and its result line.
     """
@@ -208,10 +249,11 @@ def inbox_form(h: ChatHandlers, session: gr.State, prefix: str) -> list:
 
 
 def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height: int = 480) -> None:
-    """The chat panel: greeting with the AI disclosure, the conversation, the input, the inbox form.
+    """The chat panel: greeting with the AI disclosure, the conversation, the inbox form, the input.
 
     ``prefix`` names the elements (``chat`` on the fan app, ``widget`` on ``/widget``); ``study`` is the
-    survey's state where a study runs beside the chat.
+    survey's state where a study runs beside the chat. On a phone the stylesheet lets the conversation fill
+    the screen's height, with the input and Send on one line under it (assets/style.css).
     """
     persona = h.services.persona
     chatbot = gr.Chatbot(
@@ -220,26 +262,37 @@ def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height
             {"role": "assistant", "content": persona.greeting},
         ],
         label=f"AI clone of {persona.display_name}",
+        show_label=False,  # a floating label would cover the greeting's first line; the banner says it all
         avatar_images=(None, avatar_path(h.settings)),
         elem_id="clone-chat" if prefix == "chat" else f"{prefix}-chat",
+        elem_classes=["clone-chat"],
         height=height,
         buttons=["copy"],
         feedback_options=None,
+        # Each reply is scrolled to its first line instead: the fan's message to the top as it is sent
+        # (clone.ui.page.page_script), the reply's first line once it is complete (SCROLL_TO_REPLY_JS).
+        autoscroll=False,
     )
     session = gr.State(new_session())
-    with gr.Row():
+    # Under the conversation, above the input: the form opens next to the reply that offered it.
+    offer = inbox_form(h, session, prefix)
+    with gr.Row(elem_id=f"{prefix}-compose", elem_classes=["clone-compose"], equal_height=True):
         box = gr.Textbox(
+            label=f"Your message to {persona.name}'s AI clone",
             placeholder=f"Ask {persona.name}'s AI clone a question",
-            show_label=False,
+            show_label=False,  # the label stays the box's accessible name
             max_lines=6,
             scale=5,
+            min_width=0,
             elem_id=f"{prefix}-input",
         )
-        send = gr.Button("Send", variant="primary", scale=1, elem_id=f"{prefix}-send")
-    offer = inbox_form(h, session, prefix)
+        send = gr.Button("Send", variant="primary", scale=0, min_width=72, elem_id=f"{prefix}-send")
     inputs = [box, chatbot, session] + ([study] if study is not None else [])
     respond = h.respond if prefix == "chat" else h.respond_embed
     for trigger in (box.submit, send.click):
         trigger(respond, inputs, [chatbot, box, session], api_visibility="private").then(
-            h.inbox_offer, session, offer, api_visibility="private"
-        )
+            h.inbox_close, session, offer, api_visibility="private"
+        ).then(None, js=SCROLL_TO_REPLY_JS, api_visibility="private")
+    chatbot.option_select(h.inbox_offer, session, offer, api_visibility="private").then(
+        None, js=f"() => document.querySelector('#{prefix}-inbox-question textarea')?.focus()"
+    )

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import gradio as gr
-import pandas as pd
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
@@ -17,10 +17,18 @@ from clone.errors import CloneError
 from clone.services import Services
 from clone.survey.charts import n_per_condition
 from clone.trust.consent import summary_markdown
+from clone.ui import plot
 from clone.ui.auth import gate, require
 from clone.ui.limits import Limits, checked_text
+from clone.ui.research import n_chart
 
 WIDGET_PATH = "/widget"
+
+
+def _day_label(day: str) -> str:
+    """``2026-11-25`` -> ``25 Nov``: short enough for a phone, unambiguous within the last year."""
+    when = date.fromisoformat(str(day)[:10])
+    return f"{when.day} {when.strftime('%b')}"
 
 
 @dataclass
@@ -133,9 +141,9 @@ class CreatorHandlers:
         return f"Dismissed {closed} questions."
 
     # --- creator analytics ------------------------------------------------------------
-    def analytics(self, token: str, days: float = 30, request: gr.Request | None = None) -> tuple:
-        """Charts for the creator (needs the creator token): conversations per day, abstention and refusal
-        rates, most-asked topics, survey participants per condition, and a summary.
+    def analytics_data(self, token: str, days: float = 30, request: gr.Request | None = None) -> tuple:
+        """Analytics data (needs the creator token): per-day counts and rates, most-asked topics, survey
+        participants per condition (DataFrames), and a summary line.
         """
         self._require(token, "Analytics", request)
         if days is not None and (isinstance(days, bool) or not isinstance(days, int | float)):
@@ -146,7 +154,6 @@ class CreatorHandlers:
         topics = self.services.events.topics(10, days=days)
         records = self.services.store.records()
         n = n_per_condition(self.services.study, records, self.services.store.assignments())
-        n["group"] = n["condition"] + " · " + n["status"]
         finished = sum(r.post_at is not None for r in records)
         open_questions = len(self.services.inbox.open_questions())
         summary = (
@@ -156,10 +163,40 @@ class CreatorHandlers:
             f"**Survey:** {len(records)} participants, {finished} finished. "
             f"**Inbox:** {open_questions} open questions."
         )
-        rates = rates_long(per_day)
-        # Dates, not text, on the x axis: Gradio then labels it as a time axis instead of 30 crowded strings.
-        per_day["day"], rates["day"] = pd.to_datetime(per_day["day"]), pd.to_datetime(rates["day"])
-        return per_day, rates, topics, n, summary
+        return per_day, rates_long(per_day), topics, n, summary
+
+    def analytics(self, token: str, days: float = 30, request: gr.Request | None = None) -> tuple:
+        """The Analytics tab (needs the creator token): conversations per day as bars, the shares without an
+        answer and refused as percentages, most-asked topics as horizontal bars, survey participants per
+        condition, each as an HTML chart (:mod:`clone.ui.plot`), and the summary.
+        """
+        per_day, _, topics, n, summary = self.analytics_data(token, days, request)
+        days_shown = len(per_day)
+        quiet = f"No conversations in the last {days_shown} days."
+        conversations = plot.columns(
+            "Conversations per day",
+            [_day_label(d) for d in per_day["day"]],
+            per_day["conversations"].tolist(),
+            empty_message=quiet,
+            value_name="Conversations",
+        )
+        answered = per_day[per_day.replies > 0]
+        rates = plot.bars(
+            "Share of replies without an answer from your content, and refused, per day",
+            [(_day_label(r.day), [r.abstention_rate, r.refusal_rate]) for r in answered.itertuples()],
+            series=("Without an answer", "Refused"),
+            rate=True,
+            empty_message=quiet,
+            header=("Day", "Share of replies"),
+        )
+        topic_chart = plot.bars(
+            "Most-asked topics (the source cited first)",
+            [(t.topic, [int(t.replies)]) for t in topics.itertuples()],
+            empty_message="No answered questions yet: topics appear once the clone cites a source.",
+            header=("Topic", "Replies"),
+        )
+        survey = n_chart(n)
+        return conversations, rates, topic_chart, survey, summary
 
     def reindex(
         self,
@@ -237,24 +274,11 @@ def creator_analytics(h: CreatorHandlers, token: gr.Textbox) -> None:
         days = gr.Number(value=30, minimum=1, maximum=365, precision=0, label="Days", elem_id="analytics-days")
         show = gr.Button("Show analytics", elem_id="analytics-show")
     summary = gr.Markdown(elem_id="analytics-summary")
-    per_day = gr.LinePlot(x="day", y="conversations", title="Conversations per day", elem_id="analytics-days-plot")
-    rates = gr.LinePlot(
-        x="day",
-        y="rate",
-        color="kind",
-        title="Share of replies without an answer, and refused",
-        elem_id="analytics-rates",
-    )
-    topics = gr.BarPlot(
-        x="topic",
-        y="replies",
-        title="Most-asked topics (the source cited first)",
-        x_label_angle=-30,
-        elem_id="analytics-topics",
-    )
-    survey = gr.BarPlot(
-        x="group", y="n", color="status", title="Survey participants per condition", elem_id="analytics-survey"
-    )
+    # HTML charts, empty until asked for (clone.ui.plot): bars from 0, percentages for rates, labels that wrap.
+    per_day = gr.HTML(elem_id="analytics-days-plot")
+    rates = gr.HTML(elem_id="analytics-rates")
+    topics = gr.HTML(elem_id="analytics-topics")
+    survey = gr.HTML(elem_id="analytics-survey")
     show.click(h.analytics, [token, days], [per_day, rates, topics, survey, summary], api_visibility="private")
 
 

@@ -13,8 +13,71 @@ from clone.gate import sweep_exports, sweep_later
 from clone.services import Services
 from clone.survey import write_study_export
 from clone.survey.charts import item_distribution, n_per_condition, pre_post_means
+from clone.ui import plot
 from clone.ui.auth import gate, require
 from clone.ui.limits import Limits
+
+PHASE_WORDS = {"pre": "before the chat", "post": "after the chat"}
+DIST_TITLE = "Answers per item"
+SHIFT_TITLE = "Mean score before and after the chat, with 95% intervals (finished participants)"
+N_TITLE = "Participants per condition"
+
+
+def distribution_chart(instrument, dist) -> str:
+    """Answers per item of one instrument as 100% bars, pre before post, item text as the label."""
+    title = f"{DIST_TITLE}: {instrument.title}"
+    if dist.empty or not dist["count"].sum():
+        return plot.empty(title, "No answers yet: the chart fills in as participants answer.")
+    rows = []
+    for phase in PHASE_WORDS:
+        for item in dict.fromkeys(dist.loc[dist.phase == phase, "item"]):
+            part = dist[(dist.phase == phase) & (dist["item"] == item)].sort_values("value")
+            rows.append((f"{part['label'].iloc[0]} ({PHASE_WORDS[phase]})", part["count"].tolist()))
+    # The legend names a value by its anchor only where every item shares it (semantic differentials label
+    # their ends per item, in the item's text): otherwise by its number.
+    legend = []
+    for value, part in dist.groupby("value", sort=True):
+        labels = set(part["value_label"])
+        legend.append(labels.pop() if len(labels) == 1 else str(value))
+    return plot.stacked(title, rows, legend)
+
+
+def instrument_scale(study) -> tuple[int, int]:
+    """The answer range shared by the repeated instruments (the means' axis)."""
+    repeated = [i for i in study.instruments if i.phase == "both"] or study.instruments
+    return min(i.scale.min for i in repeated), max(i.scale.max for i in repeated)
+
+
+def shift_chart(scale: tuple[int, int], shift) -> str:
+    """Each subscale's mean before and after the chat per condition, each with its 95% interval on its own row."""
+    if shift.empty or shift["n"].max() == 0:
+        return plot.empty(SHIFT_TITLE, "No finished participants yet: means appear once someone finishes.")
+    groups = []
+    for measure in dict.fromkeys(shift["measure"]):
+        part = shift[shift.measure == measure]
+        rows = []
+        for condition in dict.fromkeys(part["condition"]):
+            for phase in PHASE_WORDS:
+                r = part[(part.condition == condition) & (part.phase == phase)].iloc[0]
+                label = f"{r['condition_label']}, {PHASE_WORDS[phase]}"
+                rows.append((label, float(r["mean"]), float(r["low"]), float(r["high"]), int(r["n"])))
+        groups.append((part["label"].iloc[0], rows))
+    return plot.intervals(SHIFT_TITLE, groups, *scale)
+
+
+def n_chart(n) -> str:
+    """Assigned and finished participants per condition, side by side from 0."""
+    rows = []
+    for condition in dict.fromkeys(n["condition"]):
+        part = n[n.condition == condition].set_index("status")
+        rows.append((part["condition_label"].iloc[0], [int(part.loc["assigned", "n"]), int(part.loc["finished", "n"])]))
+    return plot.bars(
+        N_TITLE,
+        rows,
+        series=("Assigned", "Finished"),
+        empty_message="Nobody has taken part yet.",
+        header=("Condition", "Participants"),
+    )
 
 
 @dataclass
@@ -67,24 +130,28 @@ class ResearchHandlers:
         sweep_later(folders, keep)
         return paths
 
-    def charts(self, token: str, instrument_id: str | None = None, request: gr.Request | None = None) -> tuple:
-        """Chart data (needs the research token): item distributions of one instrument, pre/post means, N.
-
-        Returns three DataFrames for the Researchers tab's plots. Gradio stacks bars of one x value, so each
-        item gets one bar stacked by answer value (as text: a colour per value, not a binned axis), and each
-        condition gets separate assigned and finished bars.
-        """
+    def chart_data(self, token: str, instrument_id: str | None = None, request: gr.Request | None = None) -> tuple:
+        """Chart data (needs the research token): item distributions of one instrument, pre/post means with
+        95% intervals, and N per condition, as three DataFrames (see :mod:`clone.survey.charts`)."""
         self._require(token, "The charts", request)
-        records = self.services.store.records()
-        instrument_id = instrument_id or self.services.study.instruments[0].id
-        dist = item_distribution(self.services.study, records, instrument_id)
-        dist["value"] = dist["value"].astype(str)
-        dist["series"] = dist["item"] + " (" + dist["phase"] + ")"
-        shift = pre_post_means(self.services.study, records)
-        shift["series"] = shift["measure"] + " · " + shift["condition"]
-        n = n_per_condition(self.services.study, records, self.services.store.assignments())
-        n["group"] = n["condition"] + " · " + n["status"]
+        study, records = self.services.study, self.services.store.records()
+        instrument_id = instrument_id or study.instruments[0].id
+        dist = item_distribution(study, records, instrument_id)
+        shift = pre_post_means(study, records)
+        n = n_per_condition(study, records, self.services.store.assignments())
         return dist, shift, n
+
+    def charts(self, token: str, instrument_id: str | None = None, request: gr.Request | None = None) -> tuple:
+        """The three charts as HTML (needs the research token): answers per item, means before and after the
+        chat with their 95% intervals, and participants per condition. Labels are the codebook's words."""
+        dist, shift, n = self.chart_data(token, instrument_id, request)
+        study = self.services.study
+        instrument = next((i for i in study.instruments if i.id == instrument_id), study.instruments[0])
+        return (
+            distribution_chart(instrument, dist),
+            shift_chart(instrument_scale(study), shift),
+            n_chart(n),
+        )
 
     def export_csv(self, token: str, request: gr.Request | None = None) -> str:
         """Write the export files and return the wide CSV's path (needs the research token)."""
@@ -108,8 +175,11 @@ def build(h: ResearchHandlers) -> None:
             "`GET /research/export/wide.csv` with `Authorization: Bearer <token>`."
         )
         export = gr.Button("Download study data", elem_id="research-export")
-        csv_file = gr.File(label="Study data", file_count="multiple", elem_id="research-file")
-        export.click(h.export_files, token, csv_file, api_name="export_responses")
+        # Hidden until there are files: Gradio's empty file box carries an aria-label on a plain div.
+        csv_file = gr.File(label="Study data", file_count="multiple", elem_id="research-file", visible=False)
+        export.click(h.export_files, token, csv_file, api_name="export_responses").success(
+            lambda: gr.update(visible=True), None, csv_file, api_visibility="private"
+        )
         with gr.Row():
             chart_instrument = gr.Dropdown(
                 choices=[(i.title, i.id) for i in study.instruments],
@@ -118,23 +188,10 @@ def build(h: ResearchHandlers) -> None:
                 elem_id="research-chart-instrument",
             )
             show_charts = gr.Button("Show charts", elem_id="research-charts")
-        dist_plot = gr.BarPlot(
-            x="series",
-            y="count",
-            color="value",
-            title="Answers per item",
-            x_label_angle=-45,
-            elem_id="research-dist",
-        )
-        shift_plot = gr.LinePlot(
-            x="phase",
-            y="mean",
-            color="series",
-            sort=["pre", "post"],
-            title="Subscale means before and after the chat (finished participants)",
-            elem_id="research-shift",
-        )
-        n_plot = gr.BarPlot(x="group", y="n", color="status", title="Participants per condition", elem_id="research-n")
+        # HTML charts, empty until asked for: nothing is drawn before the token opens the console.
+        dist_plot = gr.HTML(elem_id="research-dist")
+        shift_plot = gr.HTML(elem_id="research-shift")
+        n_plot = gr.HTML(elem_id="research-n")
         show_charts.click(
             h.charts,
             [token, chart_instrument],
