@@ -79,7 +79,7 @@ def _missing(answers) -> set[int]:
 def _questions_text(missing: set[int], columns: list[Column], numbers: dict[str, int]) -> str:
     ns = sorted(numbers[columns[n].name] for n in missing)
     listed = ", ".join(str(n) for n in ns)
-    return f"Please answer question{'s' if len(ns) > 1 else ''} {listed} (marked below); your other answers are kept."
+    return f"Please answer question{'s' if len(ns) > 1 else ''} {listed} (marked in red); your other answers are kept."
 
 
 def pages(columns: list[Column], size: int = MAX_ITEMS_PER_PAGE) -> list[list[Column]]:
