@@ -31,6 +31,11 @@ FOCUS_MISSING_JS = """() => { setTimeout(() => {
   const input = item.querySelector('input');
   if (input) input.focus({preventScroll: true});
 }, 150); }"""
+# "Go to the chat": the participant can type at once (a phone may still want a tap for its keyboard).
+FOCUS_CHAT_JS = """() => { setTimeout(() => {
+  const box = document.querySelector('#chat-input textarea');
+  if (box) box.focus();
+}, 150); }"""
 WHERE_TO_PASTE = (
     "Copy it with the button beside it and paste it where the study asked you to, such as the page of the "
     "panel that sent you here (for example Prolific), so your participation is credited."
@@ -518,7 +523,9 @@ def build(
     ).then(None, js=FOCUS_MISSING_JS)
     delete.click(h.delete_answers, code, deleted, api_name="delete_answers")
     if tabs is not None:
-        go_chat.click(lambda: gr.Tabs(selected="chat"), None, tabs, api_visibility="private")
+        go_chat.click(lambda: gr.Tabs(selected="chat"), None, tabs, api_visibility="private").then(
+            None, js=FOCUS_CHAT_JS
+        )
         if back is not None:
             back.click(lambda: gr.Tabs(selected="survey"), None, tabs, api_visibility="private").then(
                 h.chat_progress, session, [chatted, progress], api_visibility="private"
