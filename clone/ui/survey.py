@@ -37,8 +37,8 @@ FOCUS_CHAT_JS = """() => { setTimeout(() => {
   if (box) box.focus();
 }, 150); }"""
 WHERE_TO_PASTE = (
-    "Copy it with the button beside it and paste it where the study asked you to, such as the page of the "
-    "panel that sent you here (for example Prolific), so your participation is credited."
+    "Copy it with the copy button on the box below and paste it where the study asked you to, such as the "
+    "page of the panel that sent you here (for example Prolific), so your participation is credited."
 )
 
 
