@@ -489,7 +489,8 @@ def build(
         delete = gr.Button("Delete my answers", elem_id="survey-delete-button")
         deleted = gr.Markdown(elem_id="survey-delete-result")
 
-    reminder_group, back = chat_reminder if chat_reminder else (gr.Group(visible=False, render=False), None)
+    # Without a chat tab to put it on, the reminder sits here (hidden but for the chat step).
+    reminder_group, back = chat_reminder or reminder()
     start.click(
         h.consent, [agree, keep, session], [session, consent_step, pre_step, status, agree], api_name="consent"
     ).then(None, js=FOCUS_MISSING_JS)
@@ -526,11 +527,11 @@ def build(
         go_chat.click(lambda: gr.Tabs(selected="chat"), None, tabs, api_visibility="private").then(
             None, js=FOCUS_CHAT_JS
         )
-        if back is not None:
-            back.click(lambda: gr.Tabs(selected="survey"), None, tabs, api_visibility="private").then(
-                h.chat_progress, session, [chatted, progress], api_visibility="private"
-            )
+        back.click(lambda: gr.Tabs(selected="survey"), None, tabs, api_visibility="private").then(
+            h.chat_progress, session, [chatted, progress], api_visibility="private"
+        )
         if survey_tab is not None:
             survey_tab.select(h.chat_progress, session, [chatted, progress], api_visibility="private")
-    else:
+    else:  # no tabs to switch: the chat is elsewhere on the page
         go_chat.visible = False
+        back.click(h.chat_progress, session, [chatted, progress], api_visibility="private")
