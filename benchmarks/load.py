@@ -27,6 +27,7 @@ import asyncio
 import json
 import random
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import yaml
 
 from benchmarks.common import (
     DEMO_QUESTIONS,
@@ -52,6 +54,7 @@ from benchmarks.common import (
     write_result,
 )
 from clone.survey import load_study
+from clone.survey.instruments import DEFAULT_STUDY
 
 TARGET_P95_S = 1.0
 CALL_TIMEOUT_S = 60.0
@@ -240,6 +243,15 @@ async def level(fans: int, bases: list[str], args, questions, study, pids: list[
     return result
 
 
+def api_study(folder: Path) -> Path:
+    """The bundled study with ``min_turns: 0``: fans here chat through ``/chat``, which counts no participant's turns
+    (the browser's chat does), so the study's minimum would keep every fan from finishing."""
+    shutil.copytree(DEFAULT_STUDY.parent, folder)
+    spec = yaml.safe_load((folder / "study.yaml").read_text(encoding="utf-8"))
+    (folder / "study.yaml").write_text(yaml.safe_dump(spec | {"min_turns": 0}, sort_keys=False), encoding="utf-8")
+    return folder / "study.yaml"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fans", type=int, default=50, help="concurrent fans (ignored with --ramp)")
@@ -261,6 +273,7 @@ def main() -> None:
         home = demo_home(Path(tmp) / "home")
         args.database = args.database_url or home / "survey.sqlite3"
         extra = {"DATABASE_URL": args.database_url} if args.database_url else {}
+        extra["CLONE_STUDY"] = str(api_study(Path(tmp) / "study"))
         ports = [free_port() for _ in range(args.replicas)]
         procs = [start_app(home, port, **extra) for port in ports]
         bases = [f"http://127.0.0.1:{port}/" for port in ports]

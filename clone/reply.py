@@ -102,14 +102,15 @@ class Reply:
         """The reply as chat Markdown: numbered citation links and a source list."""
         if not show_citations or not self.sources:
             return _MARKER.sub("", self.text)
-        text = _MARKER.sub(
-            lambda m: (
-                f" [[{m.group(1)}]]({self.sources[int(m.group(1)) - 1].url or '#'})"
-                if 0 < int(m.group(1)) <= len(self.sources)
-                else ""
-            ),
-            self.text,
-        )
+        def link(m: re.Match) -> str:
+            n = int(m.group(1))
+            if not 0 < n <= len(self.sources):
+                return ""
+            # A source without a link (a creator's own answer) keeps its plain marker: never a dead "#" link.
+            url = self.sources[n - 1].url
+            return f" [[{n}]]({url})" if url else f" [{n}]"
+
+        text = _MARKER.sub(link, self.text)
         return text + f"\n\n{SOURCES_HEADING}\n" + "\n".join(source_lines(self.cited))
 
     @property

@@ -8,7 +8,6 @@ import urllib.request
 import pandas as pd
 import pytest
 from gradio_client import Client
-from gradio_client.exceptions import AppError
 
 from clone.survey import load_study
 from tests.conftest import RESEARCH_TOKEN
@@ -46,8 +45,8 @@ def test_participant_flow_over_the_api_then_http_export(client, app_server):
     client.predict(True, False, api_name="/consent")  # the server assigns id and condition; state stays server-side
     pre = [c.question.item.attention or 3 for c in study.columns("pre")]
     client.predict(*pre, api_name="/submit_pre")
-    with pytest.raises(AppError, match="already done"):  # the chat step comes first; order is enforced
-        client.predict(*pre, api_name="/submit_pre")
+    # The chat step comes first; order is enforced, and said in place rather than raised (no dead end).
+    assert "already done" in str(client.predict(*pre, api_name="/submit_pre"))
 
     def get(name, token=RESEARCH_TOKEN):
         request = urllib.request.Request(f"{url}research/export/{name}")

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from clone.survey import load_study
+from clone.ui.survey import pages
 from tests.conftest import CREATOR_TOKEN, RESEARCH_TOKEN
 
 CHROMIUM = "/usr/bin/chromium"
@@ -64,11 +65,11 @@ def test_the_fan_app_shows_no_console(app_server, page):
     )
 
 
-def answer(page, study, phase):
-    """Click an answer for every item of a phase: the instructed answer for attention checks, else 4."""
-    for c in study.columns(phase):
+def answer(page, study, phase, columns=None):
+    """Click an answer for every item of a phase (or ``columns``): the instructed one for attention checks, else 4."""
+    for c in columns if columns is not None else study.columns(phase):
         value = c.question.item.attention or 4
-        page.locator(f"#survey-{c.name}").get_by_text(c.question.label(c.instrument.scale, value), exact=True).click()
+        page.locator(f"#survey-{c.name}").get_by_text(str(value), exact=True).click()
 
 
 def marks(page) -> int:
@@ -120,10 +121,12 @@ def test_participant_flow_from_consent_to_the_researchers_csv(app_server, page, 
     page.get_by_role("tab", name="Survey").click()
     page.locator("#survey-chat-done").click()
     page.locator("#survey-post-step").wait_for()
-    answer(page, study, "post")
-    page.locator("#survey-submit").click()
+    paged = pages(study.columns("post"))
+    for i, columns in enumerate(paged):
+        answer(page, study, "post", columns)
+        page.locator("#survey-submit" if i == len(paged) - 1 else f"#survey-next-{i + 1}").click()
     thanks = page.locator("#survey-thanks")
-    page.wait_for_function("() => document.querySelector('#survey-thanks').innerText.includes('completion code')")
+    page.locator("#survey-thanks", has_text="completion code").wait_for()
     code = thanks.locator("strong").inner_text().strip()
     assert len(code) == 17 and code.startswith("p")
 
@@ -200,7 +203,7 @@ def test_a_fan_leaves_a_question_and_the_creators_answer_is_cited(app_server, pa
     open_console(page, "creator", CREATOR_TOKEN)
     page.get_by_role("tab", name="Inbox").click()
     page.locator("#inbox-show").click()
-    page.locator("#inbox-summary", has_text="open questions").wait_for()
+    page.locator("#inbox-summary", has_text="open question").wait_for()
     assert question in page.locator("#inbox-groups").inner_text()
     assert page.locator("#inbox-question textarea").input_value() == question
     page.locator("#inbox-answer textarea").fill("Carcassonne is my favourite board game; we play it on the balcony.")

@@ -225,12 +225,12 @@ def test_the_creators_answer_is_cited_after_the_fan_left_the_question(handlers):
 
     rows, picker, title, summary = h.creator.inbox_view(CREATOR_TOKEN)
     assert rows[0][:2] == [1, question] and rows[0][3] == 1
-    assert "1 open questions in 1 groups" in summary and title == question
+    assert "1 open question in 1 group." in summary and title == question
     key = picker["value"]
-    done = h.creator.inbox_answer(
+    done, cleared = h.creator.inbox_answer(
         CREATOR_TOKEN, key, title, "Carcassonne is my favourite board game; we play it on the balcony table."
     )
-    assert "closed 1 questions" in done and "fan@example.org" in done
+    assert "closed 1 question " in done and "1 fan asked" in done and "fan@example.org" in done and cleared == ""
 
     answer = h.services.clone.answer(question)
     assert not answer.abstained

@@ -102,7 +102,7 @@ def test_citations_to_unretrieved_passages_are_removed_and_sources_renumbered():
 def test_markdown_links_citations_and_hides_them_on_request():
     reply = Reply(text="Soil [1] and worms [2]", sources=[Source("a.md", "A", "https://e/a"), Source("b.md", "B", "")])
     md = reply.markdown()
-    assert md.startswith("Soil [[1]](https://e/a) and worms [[2]](#)")
+    assert md.startswith("Soil [[1]](https://e/a) and worms [2]")  # no dead "#" link for a source without one
     assert "1. [A](https://e/a)\n2. B" in md
     assert reply.markdown(show_citations=False) == "Soil and worms"
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from clone.backends.base import AnswerRequest
 from clone.config import Settings
+from clone.inbox import ANSWER_PREFIX
 from clone.index import embedder, question_vector
 from clone.tokens import terms
 
@@ -181,7 +182,9 @@ class ExtractiveBackend:
         chosen = self.select(request)
         if not chosen:
             return
-        lead = _lead_in(request)
+        # A creator's own answer (from the inbox) is said in their words alone, with no persona lead-in.
+        own = request.passages[chosen[0].passage].source.startswith(ANSWER_PREFIX)
+        lead = "" if own else _lead_in(request)
         if lead:
             yield lead + " "
         groups: list[tuple[str, int, list[str]]] = []  # (source document, passage, sentences)

@@ -168,6 +168,10 @@ class StudyFile(BaseModel):
     instruments: list[str] = Field(min_length=1)
     conditions: list[Condition] = Field(min_length=1)
     demographics: dict[str, list[str]] = Field(default_factory=dict)
+    # Each demographic question as a participant reads it (a sentence), by its name; else its name in words.
+    demographic_questions: dict[str, str] = Field(default_factory=dict)
+    # Replies a participant must get before "I have finished chatting" is enabled (0: none needed).
+    min_turns: int = Field(0, ge=0, le=50)
 
     @model_validator(mode="after")
     def _unique(self) -> StudyFile:
@@ -177,6 +181,9 @@ class StudyFile(BaseModel):
         for name in self.demographics:
             if not name.isidentifier() or not name.islower():
                 raise ValueError(f"demographic {name!r} must be a lower-case name like age_band")
+        unknown = sorted(set(self.demographic_questions) - set(self.demographics))
+        if unknown:
+            raise ValueError(f"demographic_questions names {unknown}, which are not in demographics")
         return self
 
 
@@ -199,6 +206,12 @@ class Study(BaseModel):
     instruments: list[Instrument]
     conditions: list[Condition]
     demographics: dict[str, list[str]]
+    demographic_questions: dict[str, str] = Field(default_factory=dict)
+    min_turns: int = 0
+
+    def demographic_question(self, name: str) -> str:
+        """The demographic question ``name`` as a participant reads it (from ``demographic_questions``)."""
+        return self.demographic_questions.get(name) or name.replace("_", " ").capitalize() + "?"
 
     def phase(self, phase: str) -> list[Instrument]:
         """The instruments asked in ``phase``, in study order."""
@@ -242,4 +255,6 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
         instruments=instruments,
         conditions=spec.conditions,
         demographics=spec.demographics,
+        demographic_questions=spec.demographic_questions,
+        min_turns=spec.min_turns,
     )

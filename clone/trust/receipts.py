@@ -76,6 +76,14 @@ Status = Literal["genuine", "altered", "unknown"]
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _SHORT_CODE = re.compile(r"[A-Z2-7]{4}(?:-[A-Z2-7]{4}){3}", re.IGNORECASE)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+# A receipt inside pasted text (a reply copied with its receipt): two base64url parts, the second a signature.
+_TOKEN_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_.-])[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{86}(?![A-Za-z0-9_.-])")
+NEEDS_RECEIPT = (
+    "That is the short code shown under a reply: it is for comparing at a glance, and Verify needs the full "
+    "receipt too. Under the reply, press Copy receipt beside the code (or open AI-generated reply · receipt "
+    "and copy the long code) and paste it in Receipt; or paste the whole reply copied with the chat's copy "
+    "button, which carries its receipt."
+)
 
 
 def text_sha256(text: str) -> str:
@@ -122,6 +130,9 @@ class Verification:
     signed_by: str | None = None
     code: str | None = None
     cited: tuple[Cited, ...] = field(default_factory=tuple)
+    # Only the short code was given, and the pasted text carries no receipt with that code: nothing is wrong,
+    # the full receipt is missing (see NEEDS_RECEIPT).
+    needs_receipt: bool = False
 
     @property
     def genuine(self) -> bool:
@@ -141,6 +152,7 @@ class Verification:
             "signed_by": self.signed_by,
             "code": self.code,
             "cited": [{"label": c.label, "url": c.url} for c in self.cited],
+            "needs_receipt": self.needs_receipt,
             "algorithm": ALGORITHM,
         }
 
@@ -231,10 +243,19 @@ class Notary:
                 f"this text is {len(text):,}"
             )
         token = "".join(receipt.split())  # pasted tokens may pick up line breaks
-        if not token:
-            return _unknown("no receipt was given")
-        if _SHORT_CODE.fullmatch(token):
-            return _unknown("that is the short code shown under a reply; paste the full receipt to check it")
+        if not token or _SHORT_CODE.fullmatch(token):
+            # A reply copied with its receipt carries it: the short code (or nothing) then picks it out.
+            found = receipt_in_text(text, token or None)
+            if found is None and token:
+                return Verification(
+                    status="unknown",
+                    message="Not checked yet: " + NEEDS_RECEIPT,
+                    reason="that is the short code shown under a reply; paste the full receipt to check it",
+                    needs_receipt=True,
+                )
+            if found is None:
+                return _unknown("no receipt was given")
+            token = found
         parts = token.split(".")
         if len(parts) != 2 or not all(_B64URL.fullmatch(p) for p in parts):
             return _unknown("this is not a receipt: it should be two base64url parts joined by a dot")
@@ -295,6 +316,22 @@ class Notary:
             ),
             **details,
         )
+
+
+def receipt_in_text(text: str, code: str | None = None) -> str | None:
+    """The receipt carried in pasted ``text`` (a reply copied with its receipt), or None.
+
+    With ``code`` (a short code, any case), the receipt whose signature gives that code; without, the only
+    receipt in the text (None when there are several). Nothing is verified here.
+    """
+    found = []
+    for token in dict.fromkeys(_TOKEN_IN_TEXT.findall(text or "")):
+        signature = _b64url_decode(token.rsplit(".", 1)[1])
+        if signature is None or len(signature) != 64:
+            continue
+        if code is None or short_code(signature) == code.upper():
+            found.append(token)
+    return found[0] if len(found) == 1 or (found and code) else None
 
 
 def _cited(payload: dict) -> list[Cited]:

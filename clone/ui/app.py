@@ -12,7 +12,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from clone import __version__
-from clone.config import Settings, check_tokens, load_settings
+from clone.config import ASSETS_DIR, Settings, check_tokens, load_settings
 from clone.gate import Gate
 from clone.services import Services
 from clone.survey.http import export_routes
@@ -22,6 +22,7 @@ from clone.ui.limits import Limits, text_arguments
 from clone.ui.page import CSS_PATH, header
 
 CREATOR_PATH = "/creator"
+RECEIPTS_JS = ASSETS_DIR / "receipts.js"
 RESEARCH_PATH = "/research"
 WIDGET_PATH = creator.WIDGET_PATH
 
@@ -61,11 +62,12 @@ def build_app(services: Services) -> gr.Blocks:
         notice, poll = header(services)
         app.load(poll, None, notice, api_visibility="private")
         study_state = gr.State({})
-        with gr.Tabs(elem_id="clone-tabs"):
+        with gr.Tabs(elem_id="clone-tabs") as tabs:
             with gr.Tab("Chat", id="chat"):
+                reminder = survey.reminder()  # the study's "Back to the questions", shown to participants
                 chat.build(chat_h, "chat", study=study_state)
-            with gr.Tab("Survey", id="survey"):
-                survey.build(screens.survey, study_state)
+            with gr.Tab("Survey", id="survey") as survey_tab:
+                survey.build(screens.survey, study_state, tabs=tabs, survey_tab=survey_tab, chat_reminder=reminder)
             with gr.Tab("Verify", id="verify"):
                 verify.build(screens.verify)
             with gr.Tab("About this clone", id="about"):
@@ -117,6 +119,8 @@ def launch_options(app: gr.Blocks | None = None) -> dict:
         "enable_monitoring": False,
         "app_kwargs": {"middleware": [Middleware(Gate)]},
     }
+    # Receipts people can use: a "Copy receipt" button, and the chat's copy button copying plain text.
+    options["head"] = f"<script>{RECEIPTS_JS.read_text(encoding='utf-8')}</script>"
     routes = getattr(app, "research_routes", None)
     if routes:
         options["app_kwargs"]["routes"] = list(routes)

@@ -102,6 +102,12 @@ def gate(expected: str, setting: str, label: str, elem_prefix: str, limits: Limi
     body = gr.Column(visible=False, elem_id=f"{elem_prefix}-body")
 
     def open_console(value: str, request: gr.Request) -> tuple:
+        if not isinstance(value, str) or not value.strip():  # nothing typed yet: not a wrong token
+            return (
+                gr.update(visible=True),
+                gr.update(visible=False),
+                f"Please paste the {label.lower()} first (it is in `CLONE_HOME/tokens/`, or set by `{setting}`).",
+            )
         try:
             require(value, expected, setting, label, client=limits.client(request), wrong=limits.wrong_tokens)
         except gr.Error as exc:

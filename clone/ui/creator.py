@@ -23,6 +23,25 @@ from clone.ui.limits import Limits, checked_text
 from clone.ui.research import n_chart
 
 WIDGET_PATH = "/widget"
+PLACEHOLDER_URL = "https://YOUR-APP-URL"
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 question``, ``2 questions``: the count and the word in the right number."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def app_address(request: gr.Request | None) -> str:
+    """This app's public address, from the request that asked (proxy headers included), without a trailing slash.
+
+    Without a request (a direct call) it is a placeholder the creator replaces.
+    """
+    raw = getattr(request, "request", None) if request is not None else None
+    if raw is None:
+        return PLACEHOLDER_URL
+    from gradio.route_utils import get_root_url  # Gradio's own rule: x-forwarded-host/proto, root_path
+
+    return get_root_url(raw, raw.url.path, raw.scope.get("root_path") or None)
 
 
 def _day_label(day: str) -> str:
@@ -72,8 +91,8 @@ class CreatorHandlers:
         choices = [(f"{g.count} × {g.question[:90]}", g.key) for g in groups]
         total = sum(g.count for g in groups)
         summary = (
-            f"**{total} open questions in {len(groups)} groups.** Answer a group: your answer becomes a source "
-            "your clone cites (labelled *Creator answer*)."
+            f"**{plural(total, 'open question')} in {plural(len(groups), 'group')}.** Answer a group: your answer "
+            "becomes a source your clone cites (labelled *Creator answer*)."
             if groups
             else "No open questions: your clone has had an answer for everything fans asked, or nobody left one."
         )
@@ -109,8 +128,11 @@ class CreatorHandlers:
         answer: str,
         progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
         request: gr.Request | None = None,
-    ) -> str:
-        """Publish the creator's answer to a group, then re-index so the clone cites it at once."""
+    ) -> tuple[str, str]:
+        """Publish the creator's answer to a group, then re-index so the clone cites it at once.
+
+        Returns (result, the answer box cleared once published).
+        """
         self._require(token, "Answering", request)
         question, answer = checked_text(question, "The question"), checked_text(answer, "The answer")
         group = self._group(key)
@@ -122,23 +144,29 @@ class CreatorHandlers:
         except CloneError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         lines = [
-            f"**Published.** Your answer closed {published.closed} questions and is now a source of your clone: "
-            f"*Creator answer: {html.escape(published.answer.question)}*."
+            f"**Published.** Your answer closed {plural(published.closed, 'question')} and is now a source of your "
+            f"clone: *Creator answer: {html.escape(published.answer.question)}*."
         ]
         if published.emails:
+            n = len(published.emails)
             lines.append(
-                f"{len(published.emails)} fans asked to be told. Write to them now: their addresses are shown "
-                "only this once and have been erased from the database.\n\n```\n"
+                f"{plural(n, 'fan')} asked to be told. Write to them now: "
+                + (
+                    "their addresses are shown only this once and have been erased from the database."
+                    if n > 1
+                    else "the address is shown only this once and has been erased from the database."
+                )
+                + "\n\n```\n"
                 + "\n".join(published.emails)
                 + "\n```"
             )
-        return "\n\n".join(lines)
+        return "\n\n".join(lines), ""
 
     def inbox_dismiss(self, token: str, key: str | None, request: gr.Request | None = None) -> str:
         """Close a group without an answer (spam, or nothing to say); e-mail addresses are erased."""
         self._require(token, "The inbox", request)
         closed = self.services.inbox.dismiss([q.question_id for q in self._group(key).questions])
-        return f"Dismissed {closed} questions."
+        return f"Dismissed {plural(closed, 'question')}."
 
     # --- creator analytics ------------------------------------------------------------
     def analytics_data(self, token: str, days: float = 30, request: gr.Request | None = None) -> tuple:
@@ -225,6 +253,20 @@ class CreatorHandlers:
         lines += [f"- Skipped `{s.path}`: {s.reason}" for s in report.skipped]
         return "\n\n".join(lines)
 
+    def embed(self, request: gr.Request | None = None) -> str:
+        """The Embed tab: the snippets, filled in with this app's own address (from the request)."""
+        base = app_address(request)
+        where = (
+            "with your app's address in place of `https://YOUR-APP-URL`"
+            if base == PLACEHOLDER_URL
+            else f"made for this app's address, `{base}`"
+        )
+        return (
+            "### Embed the clone on your own site\n"
+            f"Chat only, AI banner included. Paste one of these, {where}:\n\n"
+            f"```html\n{embed_snippets(base)}\n```"
+        )
+
     def status(self, token: str, request: gr.Request | None = None) -> str:
         """Consent and keys, as the creator should check them (needs the creator token)."""
         self._require(token, "The status", request)
@@ -259,7 +301,7 @@ def creator_inbox(h: CreatorHandlers, token: gr.Textbox) -> None:
     result = gr.Markdown(elem_id="inbox-result")
     show.click(h.inbox_view, token, [table, group, question, summary], api_name="inbox")
     group.input(h.inbox_pick, [token, group], question, api_visibility="private")
-    publish.click(h.inbox_answer, [token, group, question, answer], result, api_name="inbox_answer").then(
+    publish.click(h.inbox_answer, [token, group, question, answer], [result, answer], api_name="inbox_answer").then(
         h.inbox_view, token, [table, group, question, summary], api_visibility="private"
     )
     dismiss.click(h.inbox_dismiss, [token, group], result, api_name="inbox_dismiss").then(
@@ -330,14 +372,10 @@ def build(h: CreatorHandlers) -> None:
                 creator_inbox(h, token)
             with gr.Tab("Analytics", id="creator-analytics"):
                 creator_analytics(h, token)
-            with gr.Tab("Embed", id="creator-embed-tab"):
-                gr.Markdown(
-                    "### Embed the clone on your own site\n"
-                    "Chat only, AI banner included. Paste one of these, with your app's address in place of "
-                    "`https://YOUR-APP-URL`:\n\n"
-                    f"```html\n{embed_snippets('https://YOUR-APP-URL')}\n```",
-                    elem_id="creator-embed",
-                )
+            with gr.Tab("Embed", id="creator-embed-tab") as embed_tab:
+                embed = gr.Markdown(h.embed(None), elem_id="creator-embed")
+                # Filled with the address the creator opened the console at, as the tab is shown.
+                embed_tab.select(h.embed, None, embed, api_visibility="private")
             with gr.Tab("Consent and keys", id="creator-status"):
                 show = gr.Button("Show consent and keys", elem_id="creator-status-show")
                 status = gr.Markdown(elem_id="creator-status-result")

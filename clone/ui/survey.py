@@ -1,4 +1,10 @@
-"""The study's participant flow: consent, questions before the chat, the chat, questions after, the code."""
+"""The study's participant flow: consent, questions before the chat, the chat, questions after, the code.
+
+No step ever ends in an error badge: a missing answer is said beside its question (highlighted, focus
+moved there) and the step stays, with every answer given so far. Each handler returns the visibility of
+the steps it may touch, worked out from the participant's stage on the server, so a double click or an
+old tab can never leave the page without a way on.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +16,99 @@ import gradio as gr
 from clone import __version__
 from clone.errors import SurveyError
 from clone.services import Services
+from clone.survey.instruments import Column
 from clone.ui.limits import Limits, checked_text
 
+# Items per page after the chat: about two phone screens of one-row scales (see assets/style.css).
+MAX_ITEMS_PER_PAGE = 12
+MISSING = "survey-missing"
+ITEM_CLASSES = ["survey-item"]
+# After a step is refused: bring the first question that needs an answer into view and focus it.
+FOCUS_MISSING_JS = """() => { setTimeout(() => {
+  const item = document.querySelector('.survey-missing');
+  if (!item) return;
+  item.scrollIntoView({block: 'center'});
+  const input = item.querySelector('input');
+  if (input) input.focus({preventScroll: true});
+}, 150); }"""
+# "Go to the chat": the participant can type at once (a phone may still want a tap for its keyboard).
+FOCUS_CHAT_JS = """() => { setTimeout(() => {
+  const box = document.querySelector('#chat-input textarea');
+  if (box) box.focus();
+}, 150); }"""
+WHERE_TO_PASTE = (
+    "Copy it with the copy button on the box below and paste it where the study asked you to, such as the "
+    "page of the panel that sent you here (for example Prolific), so your participation is credited."
+)
 
-def _participant(session: dict | None, stage: str) -> dict:
-    """This session's participant, who must be at ``stage`` of the flow (else a polite ``gr.Error``)."""
+
+def _stage(session: dict | None) -> str:
+    """The participant's stage: ``consent`` before agreeing, then ``pre``, ``chat``, ``post``, ``done``."""
     participant = (session or {}).get("participant")
-    if not participant:
-        raise gr.Error(
-            "Please agree to take part first (the consent form at the top of this tab).", print_exception=False
+    return participant["stage"] if participant else "consent"
+
+
+def _moved_on(stage: str) -> str:
+    """What to say when an event arrives for a step the participant is no longer at."""
+    if stage == "consent":
+        return "Please agree to take part first (the consent form at the top of this tab)."
+    return "That step is already done; please continue with the one shown."
+
+
+def _items(columns: list[Column], missing: set[int] | None = None) -> list[dict]:
+    """Updates for the items of ``columns``: the ones in ``missing`` (indexes) marked, the others cleared."""
+    missing = missing or set()
+    return [
+        gr.update(
+            elem_classes=ITEM_CLASSES + ([MISSING] if n in missing else []),
+            info=f"Question {n + 1} needs an answer: choose one of the numbers." if n in missing else _info(c),
         )
-    if participant["stage"] != stage:
-        raise gr.Error("That step is already done; please continue with the next one.", print_exception=False)
-    return dict(participant)
+        for n, c in enumerate(columns)
+    ]
+
+
+def _info(c: Column) -> str:
+    """The scale's labelled ends under an item, e.g. ``1 = Strongly disagree … 7 = Strongly agree``."""
+    anchors = c.question.anchors(c.instrument.scale)
+    scale = c.instrument.scale
+    ends = [v for v in (scale.min, scale.max) if v in anchors]
+    middle = [v for v in anchors if v not in (scale.min, scale.max)]
+    shown = sorted(set(ends + middle))
+    return " · ".join(f"{v} = {anchors[v]}" for v in shown) if shown else f"{scale.min} (lowest) to {scale.max}"
+
+
+def _missing(answers) -> set[int]:
+    return {n for n, a in enumerate(answers) if a is None or a == ""}
+
+
+def _questions_text(missing: set[int], columns: list[Column], numbers: dict[str, int]) -> str:
+    ns = sorted(numbers[columns[n].name] for n in missing)
+    listed = ", ".join(str(n) for n in ns)
+    return f"Please answer question{'s' if len(ns) > 1 else ''} {listed} (marked in red); your other answers are kept."
+
+
+def pages(columns: list[Column], size: int = MAX_ITEMS_PER_PAGE) -> list[list[Column]]:
+    """The post-chat items in pages of at most ``size``, an instrument kept on one page where it fits."""
+    out: list[list[Column]] = []
+    by_instrument: list[list[Column]] = []
+    for c in columns:
+        if by_instrument and by_instrument[-1][0].instrument.id == c.instrument.id:
+            by_instrument[-1].append(c)
+        else:
+            by_instrument.append([c])
+    for group in by_instrument:
+        for start in range(0, len(group), size):
+            part = group[start : start + size]
+            if out and len(out[-1]) + len(part) <= size:
+                out[-1].extend(part)
+            else:
+                out.append(list(part))
+    return out
 
 
 @dataclass
 class SurveyHandlers:
-    """The survey's steps, plain functions over the study and its store."""
+    """The survey's steps, plain functions over the study and its store; none of them raises ``gr.Error``."""
 
     services: Services
     limits: Limits | None = None
@@ -36,6 +117,14 @@ class SurveyHandlers:
         # Per-client limits, shared by every screen and route of this process (see clone.ui.limits).
         self.limits = self.limits or Limits(self.services.settings)
 
+    @property
+    def study(self):
+        return self.services.study
+
+    def numbers(self, phase: str) -> dict[str, int]:
+        """Each item column of ``phase`` by its number as shown (1, 2, ...)."""
+        return {c.name: n for n, c in enumerate(self.study.columns(phase), 1)}
+
     def consent(
         self, agree: bool, keep_transcript: bool, study: dict | None, request: gr.Request | None = None
     ) -> tuple:
@@ -43,19 +132,27 @@ class SurveyHandlers:
 
         ``study`` is the survey's own state (``gr.State``), apart from the chat's, so a reply still
         streaming can never write back an older copy of it. Returns (study state, consent step, pre-chat
-        step, status). The condition never comes from the client. A client may start at most
-        ``CLONE_PARTICIPANTS_PER_HOUR`` participants.
+        step, status, agree box). Without the box ticked the step stays and says so beside the box. The
+        condition never comes from the client. A client may start at most ``CLONE_PARTICIPANTS_PER_HOUR``
+        participants (over it, the step stays and says when to try again).
         """
         s = self.services
         session = dict(study if isinstance(study, dict) else {})
-        if session.get("participant"):
-            raise gr.Error("You have already agreed; please continue below.", print_exception=False)
+        stage = _stage(session)
+        if stage != "consent":
+            return session, gr.update(visible=False), gr.update(visible=stage == "pre"), _moved_on(stage), gr.update()
         if agree is not True:
-            raise gr.Error(
-                "Please tick the box to agree, or choose No thanks to chat without taking part.",
-                print_exception=False,
+            return (
+                session,
+                gr.update(visible=True),
+                gr.update(visible=False),
+                "Please tick the box above to agree, or choose No thanks to chat without taking part.",
+                gr.update(elem_classes=ITEM_CLASSES + [MISSING]),
             )
-        self.limits.check(self.limits.participants, request, "new participants")
+        try:
+            self.limits.check(self.limits.participants, request, "new participants")
+        except gr.Error as exc:  # the limit speaks in gr.Error; here it is said in place
+            return session, gr.update(visible=True), gr.update(visible=False), str(exc.message), gr.update()
         a = s.store.assign(
             s.study,
             consent_version=s.study.consent_version,
@@ -70,7 +167,13 @@ class SurveyHandlers:
             "transcript_opt_in": keep_transcript is True,
             "stage": "pre",
         }
-        return session, gr.update(visible=False), gr.update(visible=True), "Thank you for taking part."
+        return (
+            session,
+            gr.update(visible=False),
+            gr.update(visible=True),
+            "Thank you for taking part.",
+            gr.update(elem_classes=ITEM_CLASSES),
+        )
 
     def decline(self) -> tuple:
         """No thanks: nothing is stored, and the chat stays open."""
@@ -79,56 +182,187 @@ class SurveyHandlers:
             "No problem: nothing about you is stored for research. You can still chat in the **Chat** tab.",
         )
 
+    def turns(self, session: dict | None) -> int:
+        """Replies this participant has had so far (counted on the server)."""
+        participant = (session or {}).get("participant")
+        return self.services.tally.metrics(participant["id"])[0].turns if participant else 0
+
+    def chat_progress(self, session: dict | None) -> tuple:
+        """The chat step's state: ("I have finished chatting" enabled or not, a line on how far along)."""
+        if _stage(session) != "chat":
+            return gr.update(), gr.update()
+        need, done = self.study.min_turns, self.turns(session)
+        if done >= need:
+            line = f"You have had {done} {'reply' if done == 1 else 'replies'}. Chat on, or finish when you like."
+        else:
+            left = need - done
+            line = (
+                f"Please ask at least {left} more question{'' if left == 1 else 's'} in the chat "
+                f"({done} of {need} so far); then you can finish."
+            )
+        return gr.update(interactive=done >= need), line
+
     def submit_pre(self, session: dict | None, *answers) -> tuple:
-        """Store the pre-chat answers; returns (study state, pre step, chat step, status)."""
+        """Store the pre-chat answers.
+
+        Returns (study state, pre step, chat step, status, chat reminder, finish button, then one update per
+        item). A missing answer is marked beside its item and the step stays with every answer in place.
+        """
         s = self.services
-        participant = _participant(session, "pre")
-        columns = [c.question.column for c in s.study.columns("pre")]
-        try:
-            s.store.save_phase(s.study, participant["id"], "pre", dict(zip(columns, answers, strict=True)))
-        except (SurveyError, ValueError) as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        session = dict(session) | {"participant": participant | {"stage": "chat"}}
-        return session, gr.update(visible=False), gr.update(visible=True), ""
+        columns = s.study.columns("pre")
+        stage = _stage(session)
+        session = dict(session or {})
+        if stage != "pre":
+            return (
+                session,
+                gr.update(visible=False),
+                gr.update(visible=stage == "chat"),
+                _moved_on(stage),
+                gr.update(visible=stage == "chat"),
+                gr.update(),
+                *[gr.update() for _ in columns],
+            )
+        missing = _missing(answers) if len(answers) == len(columns) else set()
+        participant = session["participant"]
+        problem = ""
+        if missing:
+            problem = _questions_text(missing, columns, self.numbers("pre"))
+        else:
+            try:
+                columns_by_name = [c.question.column for c in columns]
+                s.store.save_phase(s.study, participant["id"], "pre", dict(zip(columns_by_name, answers, strict=True)))
+            except (SurveyError, ValueError) as exc:
+                problem = str(exc)
+        if problem:
+            return (
+                session,
+                gr.update(visible=True),
+                gr.update(visible=False),
+                problem,
+                gr.update(visible=False),
+                gr.update(),
+                *_items(columns, missing),
+            )
+        session["participant"] = participant | {"stage": "chat"}
+        finish, _ = self.chat_progress(session)
+        return (
+            session,
+            gr.update(visible=False),
+            gr.update(visible=True),
+            "",
+            gr.update(visible=True),
+            finish,
+            *_items(columns),
+        )
 
     def finish_chat(self, session: dict | None) -> tuple:
-        """The participant is done chatting; returns (study state, chat step, post-chat step)."""
-        participant = _participant(session, "chat")
-        session = dict(session) | {"participant": participant | {"stage": "post"}}
-        return session, gr.update(visible=False), gr.update(visible=True)
+        """The participant is done chatting, after at least the study's ``min_turns`` replies.
+
+        Returns (study state, chat step, post-chat step, status, chat reminder); too early, the step stays
+        and says how many questions are left.
+        """
+        stage = _stage(session)
+        session = dict(session or {})
+        if stage != "chat":
+            return session, gr.update(visible=False), gr.update(visible=stage == "post"), _moved_on(stage), gr.update()
+        if self.turns(session) < self.study.min_turns:
+            _, line = self.chat_progress(session)
+            return session, gr.update(visible=True), gr.update(visible=False), line, gr.update(visible=True)
+        session["participant"] = session["participant"] | {"stage": "post"}
+        return session, gr.update(visible=False), gr.update(visible=True), "", gr.update(visible=False)
+
+    def check_page(self, page: int, *answers) -> tuple:
+        """"Next" on page ``page`` of the post-chat questions: on to the next page once every item is answered.
+
+        Returns (this page, the next page, status, then one update per item of this page).
+        """
+        columns = pages(self.study.columns("post"))[page]
+        missing = _missing(answers)
+        if missing:
+            text = _questions_text(missing, columns, self.numbers("post"))
+            return gr.update(visible=True), gr.update(visible=False), text, *_items(columns, missing)
+        return gr.update(visible=False), gr.update(visible=True), "", *_items(columns)
 
     def submit_post(self, session: dict | None, *values) -> tuple:
         """Store the post-chat answers, chat metrics and optional demographics; show the completion code.
 
         ``values`` are the post-chat items in order, then one value per demographic question.
-        Returns (study state, post step, completion message).
+        Returns (study state, post step, done step, status, completion message, code box, one visibility
+        per page, one update per item). A missing answer opens its page, marked, and nothing is lost.
         """
         s = self.services
-        participant = _participant(session, "post")
-        columns = [c.question.column for c in s.study.columns("post")]
-        n = len(columns)
+        all_columns = s.study.columns("post")
+        paged = pages(all_columns)
+        stage = _stage(session)
+        session = dict(session or {})
+        n = len(all_columns)
         answers, demo = values[:n], values[n:]
-        metrics, transcript = s.tally.metrics(participant["id"])
-        try:
-            # Metrics first (an idempotent update): if an answer is missing, the participant fixes it and
-            # submits again, and the post-chat answers (written once) still go in as one transaction.
-            s.store.finish(
-                s.study,
-                participant["id"],
-                chat=metrics,
-                demographics=dict(zip(s.study.demographics, demo, strict=True)),
-                transcript=transcript if participant["transcript_opt_in"] else None,
+        keep = [gr.update() for _ in paged], [gr.update() for _ in all_columns]
+        if stage != "post":
+            return (
+                session,
+                gr.update(visible=False),
+                gr.update(visible=stage == "done"),
+                _moved_on(stage),
+                gr.update(),
+                gr.update(),
+                *keep[0],
+                *keep[1],
             )
-            s.store.save_phase(s.study, participant["id"], "post", dict(zip(columns, answers, strict=True)))
-        except (SurveyError, ValueError) as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+        participant = session["participant"]
+        missing = _missing(answers) if len(answers) == n else set()
+        problem = _questions_text(missing, all_columns, self.numbers("post")) if missing else ""
+        if not problem:
+            metrics, transcript = s.tally.metrics(participant["id"])
+            try:
+                # Metrics first (an idempotent update): if an answer is refused, the participant fixes it and
+                # submits again, and the post-chat answers (written once) still go in as one transaction.
+                s.store.finish(
+                    s.study,
+                    participant["id"],
+                    chat=metrics,
+                    demographics=dict(zip(s.study.demographics, demo, strict=True)),
+                    transcript=transcript if participant["transcript_opt_in"] else None,
+                )
+                s.store.save_phase(
+                    s.study,
+                    participant["id"],
+                    "post",
+                    dict(zip([c.question.column for c in all_columns], answers, strict=True)),
+                )
+            except (SurveyError, ValueError) as exc:
+                problem = str(exc)
+        if problem:
+            first = min(missing) if missing else None
+            shown = next((i for i, p in enumerate(paged) if first is not None and all_columns[first] in p), None)
+            page_updates = keep[0] if shown is None else [gr.update(visible=i == shown) for i in range(len(paged))]
+            return (
+                session,
+                gr.update(visible=True),
+                gr.update(visible=False),
+                problem,
+                gr.update(),
+                gr.update(),
+                *page_updates,
+                *_items(all_columns, missing),
+            )
         s.tally.forget(participant["id"])
-        session = dict(session) | {"participant": participant | {"stage": "done"}}
+        session["participant"] = participant | {"stage": "done"}
+        code = participant["id"]
         message = (
-            f"Thank you, your answers are saved. Your completion code is **{participant['id']}**. "
+            f"Thank you, your answers are saved. Your completion code is **{code}**. {WHERE_TO_PASTE} "
             "It is also your deletion code: keep it if you may want your answers deleted later."
         )
-        return session, gr.update(visible=False), message
+        return (
+            session,
+            gr.update(visible=False),
+            gr.update(visible=True),
+            "",
+            message,
+            gr.update(value=code),
+            *keep[0],
+            *_items(all_columns),
+        )
 
     def delete_answers(self, code: str) -> str:
         """Delete everything stored under a completion code."""
@@ -138,62 +372,166 @@ class SurveyHandlers:
         return "No answers are stored under that code (already deleted, or a typo?)."
 
 
-def build(h: SurveyHandlers, session: gr.State) -> None:
+def _radio(n: int, c: Column) -> gr.Radio:
+    """One item as a row of numbered choices (one row on a phone), its labelled ends under the question."""
+    scale = c.instrument.scale
+    choices = [(str(v), v) for v in range(scale.min, scale.max + 1)]
+    return gr.Radio(
+        choices=choices,
+        label=f"{n}. {c.question.item.text}",
+        info=_info(c),
+        elem_id=f"survey-{c.name}",
+        elem_classes=ITEM_CLASSES,
+    )
+
+
+def reminder() -> tuple[gr.Group, gr.Button]:
+    """The study reminder on the chat, shown while a participant is at the chat step.
+
+    Returns the reminder (its visibility is set by the survey's steps) and its "Back to the questions"
+    button, wired by :func:`build`.
+    """
+    with gr.Group(visible=False, elem_id="study-reminder", elem_classes=["study-reminder"]) as group:
+        gr.Markdown(
+            "**You are taking part in a study.** Chat with the AI clone, then go back to the questions.",
+            elem_id="study-reminder-text",
+        )
+        back = gr.Button("Back to the questions", size="sm", elem_id="study-back")
+    return group, back
+
+
+def build(
+    h: SurveyHandlers,
+    session: gr.State,
+    *,
+    tabs: gr.Tabs | None = None,
+    survey_tab: gr.Tab | None = None,
+    chat_reminder: tuple[gr.Group, gr.Button] | None = None,
+) -> None:
     """The participant flow: consent, pre-chat questions, chat, post-chat questions, code; and deletion.
 
     Every step reads and writes the survey's own state ``session`` (``gr.State``); the chat only reads
-    it, so the condition assigned here decides how the chat shows replies.
+    it, so the condition assigned here decides how the chat shows replies. ``tabs`` (with ``survey_tab``
+    and the chat's ``chat_reminder``, from :func:`reminder`) lets the study send the participant to the
+    chat and back.
     """
     study = h.services.study
-
-    def radios(phase: str) -> list[gr.Radio]:
-        out = []
-        for n, c in enumerate(study.columns(phase), 1):
-            scale, q = c.instrument.scale, c.question
-            choices = [(q.label(scale, v), v) for v in range(scale.min, scale.max + 1)]
-            out.append(gr.Radio(choices=choices, label=f"{n}. {q.item.text}", elem_id=f"survey-{c.name}"))
-        return out
+    numbers = {"pre": h.numbers("pre"), "post": h.numbers("post")}
 
     with gr.Column(elem_id="survey-consent-step") as consent_step:
         gr.Markdown(study.consent_text, elem_id="survey-consent-text")
         gr.Markdown(f"<sub>Consent text version {html.escape(study.consent_version)}</sub>")
-        agree = gr.Checkbox(label="I have read the above and agree to take part.", elem_id="survey-agree")
+        agree = gr.Checkbox(
+            label="I have read the above and agree to take part.", elem_id="survey-agree", elem_classes=ITEM_CLASSES
+        )
         keep = gr.Checkbox(
-            label="Optional: you may keep the transcript of my chat for the research.", elem_id="survey-transcript"
+            label="You may keep the transcript of my chat for the research (optional).", elem_id="survey-transcript"
         )
         with gr.Row():
             start = gr.Button("Start", variant="primary", elem_id="survey-start")
             no = gr.Button("No thanks", elem_id="survey-decline")
-    status = gr.Markdown(elem_id="survey-status")
     with gr.Column(visible=False, elem_id="survey-pre-step") as pre_step:
-        gr.Markdown("### Before you chat\nA few questions about what you expect. Every question is required.")
-        pre = radios("pre")
+        gr.Markdown("### Before you chat\nA few questions about what you expect. Every question needs an answer.")
+        pre_columns = study.columns("pre")
+        pre = [_radio(numbers["pre"][c.name], c) for c in pre_columns]
         pre_done = gr.Button("Continue", variant="primary", elem_id="survey-pre-submit")
     with gr.Column(visible=False, elem_id="survey-chat-step") as chat_step:
+        need = study.min_turns
         gr.Markdown(
-            "### Now chat\nGo to the **Chat** tab and talk with the AI clone for as long as you like. "
-            "Then come back here."
+            "### Now chat\nTalk with the AI clone for as long as you like"
+            + (f" (at least {need} question{'' if need == 1 else 's'})" if need else "")
+            + ", then come back here."
         )
-        chatted = gr.Button("I have finished chatting", variant="primary", elem_id="survey-chat-done")
+        go_chat = gr.Button("Go to the chat", variant="primary", elem_id="survey-go-chat")
+        progress = gr.Markdown(elem_id="survey-chat-progress")
+        chatted = gr.Button("I have finished chatting", interactive=need == 0, elem_id="survey-chat-done")
+    post_columns = study.columns("post")
+    paged = pages(post_columns)
+    post_by_name: dict[str, gr.Radio] = {}
+    page_columns: list[gr.Column] = []
+    nexts: list[gr.Button] = []
     with gr.Column(visible=False, elem_id="survey-post-step") as post_step:
-        gr.Markdown("### After your chat\nEvery rating is required; the questions about you are optional.")
-        post = radios("post")
-        demo = [
-            gr.Dropdown(
-                choices=choices, value=None, label=f"Optional: {name.replace('_', ' ')}", elem_id=f"survey-demo-{name}"
-            )
-            for name, choices in study.demographics.items()
-        ]
-        post_done = gr.Button("Submit answers", variant="primary", elem_id="survey-submit")
-    thanks = gr.Markdown(elem_id="survey-thanks")
+        gr.Markdown("### After your chat\nEvery rating needs an answer; the questions about you are optional.")
+        for i, page in enumerate(paged):
+            last = i == len(paged) - 1
+            with gr.Column(visible=i == 0, elem_id=f"survey-page-{i + 1}") as column:
+                if len(paged) > 1:
+                    gr.Markdown(f"<sub>Page {i + 1} of {len(paged)}</sub>")
+                for c in page:
+                    post_by_name[c.name] = _radio(numbers["post"][c.name], c)
+                if last:
+                    demo = [
+                        gr.Dropdown(
+                            choices=choices,
+                            value=None,
+                            label=f"{study.demographic_question(name)} (optional)",
+                            elem_id=f"survey-demo-{name}",
+                        )
+                        for name, choices in study.demographics.items()
+                    ]
+                    post_done = gr.Button("Submit answers", variant="primary", elem_id="survey-submit")
+                else:
+                    nexts.append(gr.Button("Next", variant="primary", elem_id=f"survey-next-{i + 1}"))
+            page_columns.append(column)
+    post = [post_by_name[c.name] for c in post_columns]
+    status = gr.Markdown(elem_id="survey-status")
+    with gr.Column(visible=False, elem_id="survey-done-step") as done_step:
+        thanks = gr.Markdown(elem_id="survey-thanks")
+        code_box = gr.Textbox(
+            label="Your completion code",
+            interactive=False,
+            buttons=["copy"],
+            max_lines=1,
+            elem_id="survey-code",
+        )
     with gr.Accordion("Delete my answers", open=False, elem_id="survey-delete"):
         code = gr.Textbox(label="Your completion code", elem_id="survey-delete-code")
         delete = gr.Button("Delete my answers", elem_id="survey-delete-button")
         deleted = gr.Markdown(elem_id="survey-delete-result")
 
-    start.click(h.consent, [agree, keep, session], [session, consent_step, pre_step, status], api_name="consent")
+    # Without a chat tab to put it on, the reminder sits here (hidden but for the chat step).
+    reminder_group, back = chat_reminder or reminder()
+    start.click(
+        h.consent, [agree, keep, session], [session, consent_step, pre_step, status, agree], api_name="consent"
+    ).then(None, js=FOCUS_MISSING_JS)
     no.click(h.decline, None, [consent_step, status], api_visibility="private")
-    pre_done.click(h.submit_pre, [session, *pre], [session, pre_step, chat_step, status], api_name="submit_pre")
-    chatted.click(h.finish_chat, session, [session, chat_step, post_step], api_visibility="private")
-    post_done.click(h.submit_post, [session, *post, *demo], [session, post_step, thanks], api_name="submit_post")
+    pre_done.click(
+        h.submit_pre,
+        [session, *pre],
+        [session, pre_step, chat_step, status, reminder_group, chatted, *pre],
+        api_name="submit_pre",
+    ).then(None, js=FOCUS_MISSING_JS)
+    chatted.click(
+        h.finish_chat, session, [session, chat_step, post_step, status, reminder_group], api_visibility="private"
+    )
+    for i, button in enumerate(nexts):
+        page_items = [post_by_name[c.name] for c in paged[i]]
+
+        def next_page(*answers, _i=i):
+            return h.check_page(_i, *answers)
+
+        button.click(
+            next_page,
+            page_items,
+            [page_columns[i], page_columns[i + 1], status, *page_items],
+            api_visibility="private",
+        ).then(None, js=FOCUS_MISSING_JS)
+    post_done.click(
+        h.submit_post,
+        [session, *post, *demo],
+        [session, post_step, done_step, status, thanks, code_box, *page_columns, *post],
+        api_name="submit_post",
+    ).then(None, js=FOCUS_MISSING_JS)
     delete.click(h.delete_answers, code, deleted, api_name="delete_answers")
+    if tabs is not None:
+        go_chat.click(lambda: gr.Tabs(selected="chat"), None, tabs, api_visibility="private").then(
+            None, js=FOCUS_CHAT_JS
+        )
+        back.click(lambda: gr.Tabs(selected="survey"), None, tabs, api_visibility="private").then(
+            h.chat_progress, session, [chatted, progress], api_visibility="private"
+        )
+        if survey_tab is not None:
+            survey_tab.select(h.chat_progress, session, [chatted, progress], api_visibility="private")
+    else:  # no tabs to switch: the chat is elsewhere on the page
+        go_chat.visible = False
+        back.click(h.chat_progress, session, [chatted, progress], api_visibility="private")

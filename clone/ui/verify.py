@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import gradio as gr
 
 from clone.services import Services
+from clone.trust.receipts import NEEDS_RECEIPT
 
 VERDICT_LABELS = {
     "genuine": "Genuine: this reply came from this clone, word for word.",
     "altered": "Altered: the receipt is real, but the text was changed.",
-    "unknown": "Unknown: this receipt was not issued by this clone.",
+    "unknown": "Not confirmed: this clone cannot confirm this receipt.",
 }
+NEEDS_RECEIPT_LABEL = "Almost there: Verify needs the full receipt, not only the short code."
 
 
 @dataclass
@@ -29,6 +31,8 @@ class VerifyHandlers:
     def verify(self, text: str, receipt: str) -> str:
         """The Verify tab: the result of :meth:`verify_api` as Markdown."""
         result = self.services.notary.verify(text or "", (receipt or "").strip())
+        if result.needs_receipt:  # not a failure: the person pasted what the reply shows first
+            return f"### {NEEDS_RECEIPT_LABEL}\n\n{NEEDS_RECEIPT}"
         lines = [f"### {VERDICT_LABELS[result.status]}", result.message]
         if result.time:
             lines.append(
@@ -50,11 +54,14 @@ class VerifyHandlers:
 def build(h: VerifyHandlers) -> None:
     """The Verify tab: pasted text and receipt in, the verdict out."""
     gr.Markdown(
-        "Paste a reply and its receipt (open *AI-generated reply* under the reply and copy the code "
-        "block) to check that this clone really said it, word for word."
+        "Check that this clone really gave a reply, word for word. Paste the reply (the copy button on the "
+        "reply copies it with its receipt) and, if it is not in the text, its receipt: press **Copy receipt** "
+        "beside the code under the reply. The short code alone is for comparing at a glance."
     )
     pasted = gr.Textbox(label="Reply text", lines=5, elem_id="verify-text")
-    receipt = gr.Textbox(label="Receipt", lines=2, elem_id="verify-receipt")
+    receipt = gr.Textbox(
+        label="Receipt, or the short code if the reply text carries its receipt", lines=2, elem_id="verify-receipt"
+    )
     check = gr.Button("Verify", elem_id="verify-button")
     verdict = gr.Markdown(elem_id="verify-result")
     check.click(h.verify, [pasted, receipt], verdict, api_name="verify_tab", api_visibility="private")
