@@ -102,6 +102,7 @@ class Reply:
         """The reply as chat Markdown: numbered citation links and a source list."""
         if not show_citations or not self.sources:
             return _MARKER.sub("", self.text)
+
         def link(m: re.Match) -> str:
             n = int(m.group(1))
             if not 0 < n <= len(self.sources):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from clone.survey import load_study
-from clone.ui.survey import pages
+from clone.ui.items import pages
 from tests.conftest import CREATOR_TOKEN, RESEARCH_TOKEN
 
 CHROMIUM = "/usr/bin/chromium"

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from clone.survey import load_study
-from clone.ui.survey import pages
+from clone.ui.items import pages
 from tests.conftest import CREATOR_TOKEN
 from tests.test_browser import CHROMIUM, FLAGS
 

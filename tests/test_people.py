@@ -9,7 +9,7 @@ from clone.reply import reply_markdown
 from clone.survey import load_study
 from clone.survey.instruments import DEFAULT_STUDY
 from clone.ui import build_app
-from clone.ui.survey import MAX_ITEMS_PER_PAGE, MISSING, pages
+from clone.ui.items import MAX_ITEMS_PER_PAGE, MISSING, pages
 from tests.conftest import CREATOR_TOKEN
 
 
@@ -140,7 +140,7 @@ def test_every_label_a_participant_reads_is_a_sentence(screens):
 
 
 def test_the_study_sends_the_participant_to_the_chat_and_back(screens):
-    """"Go to the chat" and the chat's "Back to the questions" switch tabs (gr.Tabs(selected=...))."""
+    """ "Go to the chat" and the chat's "Back to the questions" switch tabs (gr.Tabs(selected=...))."""
     app = build_app(screens.services)
     components = {c["id"]: c for c in app.config["components"]}
     by_elem = {c["props"].get("elem_id"): i for i, c in components.items() if c.get("props", {}).get("elem_id")}
@@ -237,7 +237,6 @@ def test_the_embed_snippet_has_the_apps_own_address(screens):
     shown = screens.creator.embed(gr.Request(request=Request(scope)))
     assert 'src="https://clone.example.org/widget"' in shown and "YOUR-APP-URL" not in shown
     assert "YOUR-APP-URL" in screens.creator.embed(None)  # a direct call has no address to give
-
 
 
 def test_the_survey_builds_on_its_own_page_too(screens):

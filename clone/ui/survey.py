@@ -16,30 +16,20 @@ import gradio as gr
 from clone import __version__
 from clone.errors import SurveyError
 from clone.services import Services
-from clone.survey.instruments import Column
-from clone.ui.limits import Limits, checked_text
-
-# Items per page after the chat: about two phone screens of one-row scales (see assets/style.css).
-MAX_ITEMS_PER_PAGE = 12
-MISSING = "survey-missing"
-ITEM_CLASSES = ["survey-item"]
-# After a step is refused: bring the first question that needs an answer into view and focus it.
-FOCUS_MISSING_JS = """() => { setTimeout(() => {
-  const item = document.querySelector('.survey-missing');
-  if (!item) return;
-  item.scrollIntoView({block: 'center'});
-  const input = item.querySelector('input');
-  if (input) input.focus({preventScroll: true});
-}, 150); }"""
-# "Go to the chat": the participant can type at once (a phone may still want a tap for its keyboard).
-FOCUS_CHAT_JS = """() => { setTimeout(() => {
-  const box = document.querySelector('#chat-input textarea');
-  if (box) box.focus();
-}, 150); }"""
-WHERE_TO_PASTE = (
-    "Copy it with the copy button on the box below and paste it where the study asked you to, such as the "
-    "page of the panel that sent you here (for example Prolific), so your participation is credited."
+from clone.ui.items import (
+    FOCUS_CHAT_JS,
+    FOCUS_MISSING_JS,
+    ITEM_CLASSES,
+    MISSING,
+    WHERE_TO_PASTE,
+    ask_for,
+    marked,
+    missing_answers,
+    paged_ratings,
+    pages,
+    rating,
 )
+from clone.ui.limits import Limits, checked_text
 
 
 def _stage(session: dict | None) -> str:
@@ -53,57 +43,6 @@ def _moved_on(stage: str) -> str:
     if stage == "consent":
         return "Please agree to take part first (the consent form at the top of this tab)."
     return "That step is already done; please continue with the one shown."
-
-
-def _items(columns: list[Column], missing: set[int] | None = None) -> list[dict]:
-    """Updates for the items of ``columns``: the ones in ``missing`` (indexes) marked, the others cleared."""
-    missing = missing or set()
-    return [
-        gr.update(
-            elem_classes=ITEM_CLASSES + ([MISSING] if n in missing else []),
-            info=f"Question {n + 1} needs an answer: choose one of the numbers." if n in missing else _info(c),
-        )
-        for n, c in enumerate(columns)
-    ]
-
-
-def _info(c: Column) -> str:
-    """The scale's labelled ends under an item, e.g. ``1 = Strongly disagree … 7 = Strongly agree``."""
-    anchors = c.question.anchors(c.instrument.scale)
-    scale = c.instrument.scale
-    ends = [v for v in (scale.min, scale.max) if v in anchors]
-    middle = [v for v in anchors if v not in (scale.min, scale.max)]
-    shown = sorted(set(ends + middle))
-    return " · ".join(f"{v} = {anchors[v]}" for v in shown) if shown else f"{scale.min} (lowest) to {scale.max}"
-
-
-def _missing(answers) -> set[int]:
-    return {n for n, a in enumerate(answers) if a is None or a == ""}
-
-
-def _questions_text(missing: set[int], columns: list[Column], numbers: dict[str, int]) -> str:
-    ns = sorted(numbers[columns[n].name] for n in missing)
-    listed = ", ".join(str(n) for n in ns)
-    return f"Please answer question{'s' if len(ns) > 1 else ''} {listed} (marked in red); your other answers are kept."
-
-
-def pages(columns: list[Column], size: int = MAX_ITEMS_PER_PAGE) -> list[list[Column]]:
-    """The post-chat items in pages of at most ``size``, an instrument kept on one page where it fits."""
-    out: list[list[Column]] = []
-    by_instrument: list[list[Column]] = []
-    for c in columns:
-        if by_instrument and by_instrument[-1][0].instrument.id == c.instrument.id:
-            by_instrument[-1].append(c)
-        else:
-            by_instrument.append([c])
-    for group in by_instrument:
-        for start in range(0, len(group), size):
-            part = group[start : start + size]
-            if out and len(out[-1]) + len(part) <= size:
-                out[-1].extend(part)
-            else:
-                out.append(list(part))
-    return out
 
 
 @dataclass
@@ -222,11 +161,11 @@ class SurveyHandlers:
                 gr.update(),
                 *[gr.update() for _ in columns],
             )
-        missing = _missing(answers) if len(answers) == len(columns) else set()
+        missing = missing_answers(answers) if len(answers) == len(columns) else set()
         participant = session["participant"]
         problem = ""
         if missing:
-            problem = _questions_text(missing, columns, self.numbers("pre"))
+            problem = ask_for(missing, columns, self.numbers("pre"))
         else:
             try:
                 columns_by_name = [c.question.column for c in columns]
@@ -241,7 +180,7 @@ class SurveyHandlers:
                 problem,
                 gr.update(visible=False),
                 gr.update(),
-                *_items(columns, missing),
+                *marked(columns, missing),
             )
         session["participant"] = participant | {"stage": "chat"}
         finish, _ = self.chat_progress(session)
@@ -252,7 +191,7 @@ class SurveyHandlers:
             "",
             gr.update(visible=True),
             finish,
-            *_items(columns),
+            *marked(columns),
         )
 
     def finish_chat(self, session: dict | None) -> tuple:
@@ -272,16 +211,16 @@ class SurveyHandlers:
         return session, gr.update(visible=False), gr.update(visible=True), "", gr.update(visible=False)
 
     def check_page(self, page: int, *answers) -> tuple:
-        """"Next" on page ``page`` of the post-chat questions: on to the next page once every item is answered.
+        """ "Next" on page ``page`` of the post-chat questions: on to the next page once every item is answered.
 
         Returns (this page, the next page, status, then one update per item of this page).
         """
         columns = pages(self.study.columns("post"))[page]
-        missing = _missing(answers)
+        missing = missing_answers(answers)
         if missing:
-            text = _questions_text(missing, columns, self.numbers("post"))
-            return gr.update(visible=True), gr.update(visible=False), text, *_items(columns, missing)
-        return gr.update(visible=False), gr.update(visible=True), "", *_items(columns)
+            text = ask_for(missing, columns, self.numbers("post"))
+            return gr.update(visible=True), gr.update(visible=False), text, *marked(columns, missing)
+        return gr.update(visible=False), gr.update(visible=True), "", *marked(columns)
 
     def submit_post(self, session: dict | None, *values) -> tuple:
         """Store the post-chat answers, chat metrics and optional demographics; show the completion code.
@@ -310,8 +249,8 @@ class SurveyHandlers:
                 *keep[1],
             )
         participant = session["participant"]
-        missing = _missing(answers) if len(answers) == n else set()
-        problem = _questions_text(missing, all_columns, self.numbers("post")) if missing else ""
+        missing = missing_answers(answers) if len(answers) == n else set()
+        problem = ask_for(missing, all_columns, self.numbers("post")) if missing else ""
         if not problem:
             metrics, transcript = s.tally.metrics(participant["id"])
             try:
@@ -344,7 +283,7 @@ class SurveyHandlers:
                 gr.update(),
                 gr.update(),
                 *page_updates,
-                *_items(all_columns, missing),
+                *marked(all_columns, missing),
             )
         s.tally.forget(participant["id"])
         session["participant"] = participant | {"stage": "done"}
@@ -361,7 +300,7 @@ class SurveyHandlers:
             message,
             gr.update(value=code),
             *keep[0],
-            *_items(all_columns),
+            *marked(all_columns),
         )
 
     def delete_answers(self, code: str) -> str:
@@ -370,19 +309,6 @@ class SurveyHandlers:
         if code and self.services.store.delete(code):
             return "Your answers have been deleted."
         return "No answers are stored under that code (already deleted, or a typo?)."
-
-
-def _radio(n: int, c: Column) -> gr.Radio:
-    """One item as a row of numbered choices (one row on a phone), its labelled ends under the question."""
-    scale = c.instrument.scale
-    choices = [(str(v), v) for v in range(scale.min, scale.max + 1)]
-    return gr.Radio(
-        choices=choices,
-        label=f"{n}. {c.question.item.text}",
-        info=_info(c),
-        elem_id=f"survey-{c.name}",
-        elem_classes=ITEM_CLASSES,
-    )
 
 
 def reminder() -> tuple[gr.Group, gr.Button]:
@@ -433,7 +359,7 @@ def build(
     with gr.Column(visible=False, elem_id="survey-pre-step") as pre_step:
         gr.Markdown("### Before you chat\nA few questions about what you expect. Every question needs an answer.")
         pre_columns = study.columns("pre")
-        pre = [_radio(numbers["pre"][c.name], c) for c in pre_columns]
+        pre = [rating(numbers["pre"][c.name], c) for c in pre_columns]
         pre_done = gr.Button("Continue", variant="primary", elem_id="survey-pre-submit")
     with gr.Column(visible=False, elem_id="survey-chat-step") as chat_step:
         need = study.min_turns
@@ -447,32 +373,20 @@ def build(
         chatted = gr.Button("I have finished chatting", interactive=need == 0, elem_id="survey-chat-done")
     post_columns = study.columns("post")
     paged = pages(post_columns)
-    post_by_name: dict[str, gr.Radio] = {}
-    page_columns: list[gr.Column] = []
-    nexts: list[gr.Button] = []
     with gr.Column(visible=False, elem_id="survey-post-step") as post_step:
         gr.Markdown("### After your chat\nEvery rating needs an answer; the questions about you are optional.")
-        for i, page in enumerate(paged):
-            last = i == len(paged) - 1
-            with gr.Column(visible=i == 0, elem_id=f"survey-page-{i + 1}") as column:
-                if len(paged) > 1:
-                    gr.Markdown(f"<sub>Page {i + 1} of {len(paged)}</sub>")
-                for c in page:
-                    post_by_name[c.name] = _radio(numbers["post"][c.name], c)
-                if last:
-                    demo = [
-                        gr.Dropdown(
-                            choices=choices,
-                            value=None,
-                            label=f"{study.demographic_question(name)} (optional)",
-                            elem_id=f"survey-demo-{name}",
-                        )
-                        for name, choices in study.demographics.items()
-                    ]
-                    post_done = gr.Button("Submit answers", variant="primary", elem_id="survey-submit")
-                else:
-                    nexts.append(gr.Button("Next", variant="primary", elem_id=f"survey-next-{i + 1}"))
-            page_columns.append(column)
+        post_by_name, page_columns, nexts, last_page = paged_ratings(paged, numbers["post"])
+        with last_page:
+            demo = [
+                gr.Dropdown(
+                    choices=choices,
+                    value=None,
+                    label=f"{study.demographic_question(name)} (optional)",
+                    elem_id=f"survey-demo-{name}",
+                )
+                for name, choices in study.demographics.items()
+            ]
+            post_done = gr.Button("Submit answers", variant="primary", elem_id="survey-submit")
     post = [post_by_name[c.name] for c in post_columns]
     status = gr.Markdown(elem_id="survey-status")
     with gr.Column(visible=False, elem_id="survey-done-step") as done_step:
