@@ -26,7 +26,9 @@
 
   function addButtons(root) {
     for (const summary of root.querySelectorAll("details > summary")) {
-      if (!summary.textContent.startsWith(MARK + " · receipt") || summary.querySelector(".clone-copy-receipt")) {
+      const details = summary.parentElement;
+      const next = details.nextElementSibling;
+      if (!summary.textContent.startsWith(MARK + " · receipt") || (next && next.classList.contains("clone-copy-receipt"))) {
         continue;
       }
       const button = document.createElement("button");
@@ -34,9 +36,8 @@
       button.className = "clone-copy-receipt";
       button.setAttribute("aria-label", "Copy receipt");
       button.addEventListener("click", async (event) => {
-        event.preventDefault(); // a button in a summary would open or close the details too
-        event.stopPropagation();
-        const token = summary.parentElement.querySelector(":scope > :not(summary) code, :scope > code");
+        event.preventDefault();
+        const token = details.querySelector(":scope > :not(summary) code, :scope > code");
         if (!token) return;
         await navigator.clipboard.writeText(token.textContent.trim());
         button.classList.add("clone-copied");
@@ -46,7 +47,8 @@
           button.setAttribute("aria-label", "Copy receipt");
         }, 2000);
       });
-      summary.appendChild(button);
+      // Beside the mark, not inside its summary: a button inside a summary is a nested control (WCAG 4.1.2).
+      details.insertAdjacentElement("afterend", button);
     }
   }
 

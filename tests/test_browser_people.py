@@ -242,6 +242,7 @@ def test_creator_console_reads_right(app_server, device, tmp_path):
     page.goto(url, wait_until="domcontentloaded")
     page.locator("#chat-input textarea").fill(question)
     page.locator("#chat-send").click()
+    page.locator("#clone-chat button", has_text="Ask the creator instead").click()  # inside the declined reply
     page.locator("#chat-inbox").first.wait_for()
     page.locator("#chat-inbox-notify input").check()
     page.locator("#chat-inbox-email input, #chat-inbox-email textarea").first.fill(f"{size}@example.org")
