@@ -55,7 +55,7 @@ PLACEHOLDER = "Sam"
 # message gets crisis help whatever else it matches. Fans of other kinds of creators ask in other ways:
 # before the train part had questions about what other people said, defined or promised ("register":
 # "about_others"), 14.5% of the grounded questions of two benchmark corpora were refused; with them, 2.7%
-# (docs/trust.md, "Guard classifiers"). Third version (train grown by the second held-out set and 186 new
+# (docs/trust.md, "Guard classifiers"). Third version (train grown by the second held-out set and new
 # rows): L2 3e-5 has the best worst-intent recall in cross-validation (0.89 against 0.88) at the same floors.
 L2 = 3e-5
 BENIGN_FLOOR = 0.25
