@@ -7,7 +7,7 @@ guarded intent from labelled exemplars (``clone/data/guard_intents.jsonl``): a m
 regression over the sentence embedding the index already uses, concatenated with hashed TF-IDF word
 and character n-grams (the embedding hears the meaning, the n-grams the telling words: "dose",
 "prompt", "sue"), trained on the set's ``train`` part only. Nothing was tuned on the ``test`` part
-or on the held-out set written later (``guard_intents_heldout.jsonl``); ``benchmarks/guard_intents.py``
+or on the held-out set written later (``guard_intents_heldout3.jsonl``); ``benchmarks/guard_intents.py``
 reports on both.
 
 The persona's name, first name, surname and aliases are replaced by one placeholder before
@@ -55,8 +55,9 @@ PLACEHOLDER = "Sam"
 # message gets crisis help whatever else it matches. Fans of other kinds of creators ask in other ways:
 # before the train part had questions about what other people said, defined or promised ("register":
 # "about_others"), 14.5% of the grounded questions of two benchmark corpora were refused; with them, 2.7%
-# (docs/trust.md, "Guard classifiers").
-L2 = 1e-4
+# (docs/trust.md, "Guard classifiers"). Third version (train grown by the second held-out set and new
+# rows): L2 3e-5 has the best worst-intent recall in cross-validation (0.89 against 0.88) at the same floors.
+L2 = 3e-5
 BENIGN_FLOOR = 0.25
 CRISIS_FLOOR = 0.5
 _STEPS = 300
@@ -92,12 +93,15 @@ class Hit:
 @cache
 def exemplars(filename: str = "guard_intents.jsonl") -> tuple[Exemplar, ...]:
     """A labelled set shipped with the package: ``guard_intents.jsonl`` (``train`` and ``test``) or
-    ``guard_intents_heldout.jsonl`` (``heldout``: written after the first version, never tuned on)."""
+    ``guard_intents_heldout3.jsonl`` (``heldout3``: written before the third version, never tuned on)."""
     raw = resources.files("clone.data").joinpath(filename).read_text(encoding="utf-8")
     return tuple(Exemplar(**json.loads(line)) for line in raw.splitlines() if line.strip())
 
 
-HELDOUT_FILE = "guard_intents_heldout.jsonl"
+# The held-out set: written fresh and committed before the third version was tuned, measured once at the
+# end. (The second version's held-out set was measured on, so its rows became ``train``.)
+HELDOUT_FILE = "guard_intents_heldout3.jsonl"
+HELDOUT_SPLIT = "heldout3"
 
 
 def name_variants(name: str, aliases: Iterable[str] = ()) -> list[str]:
@@ -302,7 +306,7 @@ def weights_dir(model_cache: Path, embedding_export: str = "") -> Path:
 def classifier_for(embeddings, *, cache_dir: Path | None = None, embedding_id: str = "") -> IntentClassifier:
     """The classifier over ``embeddings``, built once per process.
 
-    Training embeds the ~1,000 train exemplars (2-5 s on 2 cores); with ``cache_dir`` and the
+    Training embeds the ~2,300 train exemplars (10-35 s on 2 busy cores); with ``cache_dir`` and the
     embeddings' ``embedding_id`` the weights are saved there and later processes load them.
     """
     with _lock:
@@ -335,9 +339,10 @@ SAMPLE_NAMES: tuple[str, ...] = (
 
 
 def labelled(split: str) -> list[tuple[str, str, str]]:
-    """``(message, intent, creator name)`` for one split (``train``, ``test`` or ``heldout``), each filled
+    """``(message, intent, creator name)`` for one split (``train``, ``test`` or ``heldout3``), each filled
     with one of :data:`SAMPLE_NAMES`."""
-    rows = [e for e in exemplars(HELDOUT_FILE if split == "heldout" else "guard_intents.jsonl") if e.split == split]
+    source = HELDOUT_FILE if split == HELDOUT_SPLIT else "guard_intents.jsonl"
+    rows = [e for e in exemplars(source) if e.split == split]
     return [
         (e.filled(SAMPLE_NAMES[i % len(SAMPLE_NAMES)]), e.intent, SAMPLE_NAMES[i % len(SAMPLE_NAMES)])
         for i, e in enumerate(rows)
