@@ -158,6 +158,33 @@ class Condition(BaseModel):
     show_citations: bool = True
 
 
+class Panel(BaseModel):
+    """Where a participant who came from a paid panel (Prolific or another) goes at the end.
+
+    ``{code}`` in a URL is replaced by its code, e.g. Prolific's
+    ``https://app.prolific.com/submissions/complete?cc={code}`` with ``completion_code: C1ABC23``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    completion_code: str = Field("", max_length=100, pattern=r"^[A-Za-z0-9_-]*$")
+    completion_url: str = Field("", max_length=500, pattern=r"^(https://\S+)?$")
+    screen_out_code: str = Field("", max_length=100, pattern=r"^[A-Za-z0-9_-]*$")
+    screen_out_url: str = Field("", max_length=500, pattern=r"^(https://\S+)?$")
+
+    @model_validator(mode="after")
+    def _codes_have_urls(self) -> Panel:
+        for kind in ("completion", "screen_out"):
+            url, code = getattr(self, f"{kind}_url"), getattr(self, f"{kind}_code")
+            if "{code}" in url and not code:
+                raise ValueError(f"{kind}_url has {{code}} but {kind}_code is empty")
+        return self
+
+    def link(self, kind: str) -> str:
+        """The ``completion`` or ``screen_out`` URL with its code filled in ("" when none is set)."""
+        url, code = getattr(self, f"{kind}_url"), getattr(self, f"{kind}_code")
+        return url.replace("{code}", code)
+
+
 class StudyFile(BaseModel):
     """``study.yaml`` as written: the files and settings that make up a study."""
 
@@ -172,6 +199,8 @@ class StudyFile(BaseModel):
     demographic_questions: dict[str, str] = Field(default_factory=dict)
     # Replies a participant must get before "I have finished chatting" is enabled (0: none needed).
     min_turns: int = Field(0, ge=0, le=50)
+    # Where participants from a paid panel go at the end (completion) or on declining / failing a check.
+    panel: Panel = Field(default_factory=Panel)
 
     @model_validator(mode="after")
     def _unique(self) -> StudyFile:
@@ -208,6 +237,7 @@ class Study(BaseModel):
     demographics: dict[str, list[str]]
     demographic_questions: dict[str, str] = Field(default_factory=dict)
     min_turns: int = 0
+    panel: Panel = Field(default_factory=Panel)
 
     def demographic_question(self, name: str) -> str:
         """The demographic question ``name`` as a participant reads it (from ``demographic_questions``)."""
@@ -257,4 +287,5 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
         demographics=spec.demographics,
         demographic_questions=spec.demographic_questions,
         min_turns=spec.min_turns,
+        panel=spec.panel,
     )

@@ -16,6 +16,7 @@ import gradio as gr
 from clone import __version__
 from clone.errors import SurveyError
 from clone.services import Services
+from clone.survey.panel import arrival
 from clone.ui.items import (
     FOCUS_CHAT_JS,
     FOCUS_MISSING_JS,
@@ -36,6 +37,11 @@ def _stage(session: dict | None) -> str:
     """The participant's stage: ``consent`` before agreeing, then ``pre``, ``chat``, ``post``, ``done``."""
     participant = (session or {}).get("participant")
     return participant["stage"] if participant else "consent"
+
+
+def _query(request: gr.Request | None) -> dict[str, str]:
+    """The query parameters of the page the participant opened (empty without a request)."""
+    return dict(getattr(request, "query_params", None) or {})
 
 
 def _moved_on(stage: str) -> str:
@@ -92,19 +98,26 @@ class SurveyHandlers:
             self.limits.check(self.limits.participants, request, "new participants")
         except gr.Error as exc:  # the limit speaks in gr.Error; here it is said in place
             return session, gr.update(visible=True), gr.update(visible=False), str(exc.message), gr.update()
-        a = s.store.assign(
-            s.study,
-            consent_version=s.study.consent_version,
-            transcript_opt_in=keep_transcript is True,
-            persona_id=s.persona.id,
-            app_version=__version__,
-            backend=s.clone.backend.name,
-        )
+        try:
+            # A paid panel's link (?PROLIFIC_PID=… or ?pid=…): the page's query string reaches every event.
+            panel = arrival(_query(request))
+            a = s.store.assign(
+                s.study,
+                consent_version=s.study.consent_version,
+                transcript_opt_in=keep_transcript is True,
+                persona_id=s.persona.id,
+                app_version=__version__,
+                backend=s.clone.backend.name,
+                panel=panel,
+            )
+        except SurveyError as exc:  # a broken panel link, or a second participation: said in place
+            return session, gr.update(visible=True), gr.update(visible=False), str(exc), gr.update()
         session["participant"] = {
             "id": a.participant_id,
             "show_citations": s.study.condition(a.condition).show_citations,
             "transcript_opt_in": keep_transcript is True,
             "stage": "pre",
+            "panel": panel.panel if panel else "",
         }
         return (
             session,
@@ -114,12 +127,17 @@ class SurveyHandlers:
             gr.update(elem_classes=ITEM_CLASSES),
         )
 
-    def decline(self) -> tuple:
-        """No thanks: nothing is stored, and the chat stays open."""
-        return (
-            gr.update(visible=False),
-            "No problem: nothing about you is stored for research. You can still chat in the **Chat** tab.",
-        )
+    def decline(self, request: gr.Request | None = None) -> tuple:
+        """No thanks: nothing is stored, and the chat stays open; someone a panel sent gets its screen-out link."""
+        line = "No problem: nothing about you is stored for research. You can still chat in the **Chat** tab."
+        try:
+            panel = arrival(_query(request))
+        except SurveyError:
+            panel = None  # declining stores nothing, so a broken link changes nothing here
+        link = self.study.panel.link("screen_out")
+        if panel is not None and link:
+            line += f" To tell the panel that sent you, please follow [this link back to it]({link})."
+        return gr.update(visible=False), line
 
     def turns(self, session: dict | None) -> int:
         """Replies this participant has had so far (counted on the server)."""
@@ -292,6 +310,8 @@ class SurveyHandlers:
             f"Thank you, your answers are saved. Your completion code is **{code}**. {WHERE_TO_PASTE} "
             "It is also your deletion code: keep it if you may want your answers deleted later."
         )
+        if participant.get("panel"):
+            message, code = self._panel_ending(participant["id"], code)
         return (
             session,
             gr.update(visible=False),
@@ -302,6 +322,31 @@ class SurveyHandlers:
             *keep[0],
             *marked(all_columns),
         )
+
+    def _panel_ending(self, participant_id: str, code: str) -> tuple[str, str]:
+        """The last words to someone a panel sent, and the code for the box: the panel's completion code and
+        link, or its screen-out link (after a failed check question); the participant's own code stays in the
+        words, as their deletion code."""
+        panel = self.study.panel
+        keep = f"Your own code is **{code}**: it deletes your answers here if you ask us to later."
+        screen_out = panel.link("screen_out")
+        if screen_out and self.services.store.attention_failed(self.study, participant_id):
+            coded = f" with the code **{panel.screen_out_code}**" if panel.screen_out_code else ""
+            return (
+                "Thank you, your answers are saved. One of the check questions (the ones that ask for a given "
+                f"answer) was answered differently, so the study sends you back [to the panel]({screen_out})"
+                f"{coded}. {keep}",
+                panel.screen_out_code or code,
+            )
+        completion = panel.link("completion")
+        if completion:
+            coded = f" with the code **{panel.completion_code}**" if panel.completion_code else ""
+            return (
+                f"Thank you, your answers are saved. Please go [back to the panel to be credited]({completion})"
+                f"{coded}. {keep}",
+                panel.completion_code or code,
+            )
+        return f"Thank you, your answers are saved. Your completion code is **{code}**. {WHERE_TO_PASTE} {keep}", code
 
     def delete_answers(self, code: str) -> str:
         """Delete everything stored under a completion code."""
