@@ -85,9 +85,53 @@ def _subscales(instrument) -> list[str]:
     return seen
 
 
+def _order_columns(study: Study) -> list[CodebookEntry]:
+    """The ``*_order`` columns of a study that shuffles: blocks per phase, then items per shuffled instrument."""
+    out = []
+    for phase in PHASES:
+        if study.shuffle_blocks:
+            out.append(
+                CodebookEntry(
+                    f"block_order_{phase}",
+                    f"Instrument ids of the {phase}-chat questions in the order this participant saw them, "
+                    "separated by | (drawn on the server at consent)",
+                    "string", phase=phase,
+                )
+            )  # fmt: skip
+        for i in study.phase(phase):
+            if i.id in study.shuffle_items:
+                out.append(
+                    CodebookEntry(
+                        f"{i.id}_order_{phase}",
+                        f"Items of {i.title} ({phase}) in the order this participant saw them, by their number in "
+                        "the instrument file (1 = first), separated by | (drawn on the server at consent)",
+                        "string", i.id, "", phase, version=i.version,
+                    )
+                )  # fmt: skip
+    return out
+
+
+def _order_values(study: Study, order: dict[str, list[str]]) -> dict[str, str]:
+    """A participant's ``*_order`` cells (empty where no order was recorded)."""
+    out: dict[str, str] = {}
+    for phase in PHASES:
+        columns = {c.name: c for c in study.columns(phase)}
+        shown = [columns[n] for n in order.get(phase, []) if n in columns]
+        if study.shuffle_blocks:
+            out[f"block_order_{phase}"] = "|".join(dict.fromkeys(c.instrument.id for c in shown))
+        for i in study.phase(phase):
+            if i.id in study.shuffle_items:
+                number = {q.column: n for n, q in enumerate(i.questions, 1)}
+                out[f"{i.id}_order_{phase}"] = "|".join(
+                    str(number[c.question.column]) for c in shown if c.instrument.id == i.id
+                )
+    return out
+
+
 def codebook(study: Study) -> list[CodebookEntry]:
     """Every column of the wide file, in order, with its meaning."""
     out = [CodebookEntry(name, label, kind) for name, kind, label in _META]
+    out += _order_columns(study)
     for name, choices in study.demographics.items():
         out.append(CodebookEntry(f"demo_{name}", f"Optional: {name} (one of: {' | '.join(choices)})", "string"))
     for phase in PHASES:
@@ -166,6 +210,7 @@ def wide_rows(study: Study, records: list[ParticipantRecord]) -> list[dict[str, 
             "chat_abstentions": chat.abstentions if chat else "",
             "chat_refusals": chat.refusals if chat else "",
         }
+        row |= _order_values(study, r.order)
         for name in study.demographics:
             row[f"demo_{name}"] = r.demographics.get(name, "")
         for phase in PHASES:

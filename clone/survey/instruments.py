@@ -6,6 +6,8 @@ subscale, with an ``R`` suffix for reverse-scored items.
 
 from __future__ import annotations
 
+import random
+import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -185,6 +187,14 @@ class Panel(BaseModel):
         return url.replace("{code}", code)
 
 
+class Block(BaseModel):
+    """An instrument file in ``study.yaml`` written as a mapping, to shuffle its items for each participant."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str
+    shuffle_items: bool = False
+
+
 class StudyFile(BaseModel):
     """``study.yaml`` as written: the files and settings that make up a study."""
 
@@ -192,7 +202,10 @@ class StudyFile(BaseModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: str = "1.0"
     consent: ConsentText
-    instruments: list[str] = Field(min_length=1)
+    # Each entry a file name, or {file: …, shuffle_items: true} to shuffle that block's items per participant.
+    instruments: list[str | Block] = Field(min_length=1)
+    # Shuffle the order of the blocks (instruments) of each phase per participant.
+    shuffle_blocks: bool = False
     conditions: list[Condition] = Field(min_length=1)
     demographics: dict[str, list[str]] = Field(default_factory=dict)
     # Each demographic question as a participant reads it (a sentence), by its name; else its name in words.
@@ -238,6 +251,9 @@ class Study(BaseModel):
     demographic_questions: dict[str, str] = Field(default_factory=dict)
     min_turns: int = 0
     panel: Panel = Field(default_factory=Panel)
+    # Order randomisation: the blocks of each phase, and the items of the instruments named here.
+    shuffle_blocks: bool = False
+    shuffle_items: list[str] = Field(default_factory=list)
 
     def demographic_question(self, name: str) -> str:
         """The demographic question ``name`` as a participant reads it (from ``demographic_questions``)."""
@@ -255,6 +271,41 @@ class Study(BaseModel):
             for q in inst.questions
         ]
 
+    @property
+    def shuffled(self) -> bool:
+        """Whether participants see blocks or items in an order of their own."""
+        return self.shuffle_blocks or bool(self.shuffle_items)
+
+    def draw_order(self, rng: random.Random | None = None) -> dict[str, list[str]]:
+        """A participant's order: for each phase, the item columns (``…_pre``) in the order they are shown.
+
+        Blocks keep the file's order unless ``shuffle_blocks``; items keep it unless their instrument is in
+        ``shuffle_items``. Drawn with ``secrets`` unless an ``rng`` is given (tests, simulations).
+        """
+        rng = rng or secrets.SystemRandom()
+        out = {}
+        for phase in PHASES:
+            blocks = self.phase(phase)
+            if self.shuffle_blocks:
+                rng.shuffle(blocks)
+            names: list[str] = []
+            for instrument in blocks:
+                columns = [c.name for c in self.columns(phase) if c.instrument.id == instrument.id]
+                if instrument.id in self.shuffle_items:
+                    rng.shuffle(columns)
+                names += columns
+            out[phase] = names
+        return out
+
+    def shown(self, phase: str, order: dict[str, list[str]] | None) -> list[Column]:
+        """The item columns of ``phase`` in a participant's ``order`` (the file's order where it has none)."""
+        columns = self.columns(phase)
+        names = (order or {}).get(phase) or []
+        by_name = {c.name: c for c in columns}
+        if sorted(names) != sorted(by_name):  # none drawn, or drawn for an earlier version of the study
+            return columns
+        return [by_name[n] for n in names]
+
     def condition(self, condition_id: str) -> Condition:
         """A condition by id (``SurveyError`` for one the study does not have)."""
         for c in self.conditions:
@@ -268,10 +319,12 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
     path = Path(path)
     spec: StudyFile = _load(StudyFile, path, "Study")
     # Each instrument file is validated on its own, so an error names the file and the bad field.
-    instruments = [_load(Instrument, path.parent / name) for name in spec.instruments]
+    blocks = [b if isinstance(b, Block) else Block(file=b) for b in spec.instruments]
+    instruments = [_load(Instrument, path.parent / b.file) for b in blocks]
     ids = [i.id for i in instruments]
     if len(set(ids)) != len(ids):
         raise SurveyError(f"Study file {path} lists two instruments with the same id: {', '.join(ids)}.")
+    shuffle_items = [i.id for i, b in zip(instruments, blocks, strict=True) if b.shuffle_items]
     consent_path = path.parent / spec.consent.file
     try:
         consent_text = consent_path.read_text(encoding="utf-8")
@@ -288,4 +341,6 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
         demographic_questions=spec.demographic_questions,
         min_turns=spec.min_turns,
         panel=spec.panel,
+        shuffle_blocks=spec.shuffle_blocks,
+        shuffle_items=shuffle_items,
     )

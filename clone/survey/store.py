@@ -108,6 +108,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (study, panel_pid_hash)
     );
     """,
+    # 5: the order each participant saw, drawn at assignment: JSON {"pre": [item columns], "post": [...]}.
+    """
+    ALTER TABLE participants ADD COLUMN item_order TEXT;
+    """,
 )
 
 ALREADY_TOOK_PART = (
@@ -131,6 +135,8 @@ class Assignment:
     participant_id: str
     condition: str
     block: int
+    # For each phase, the item columns in the order this participant is shown them.
+    order: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,8 @@ class ParticipantRecord:
     # The panel that sent the participant ("prolific", "other"; "" if none) and its study id there.
     panel: str = ""
     panel_study_id: str = ""
+    # For each phase, the item columns in the order shown (empty for records from before orders were kept).
+    order: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -233,6 +241,7 @@ class SurveyStore:
         pid = new_study_id()
         now = utc_now()
         ids = [c.id for c in study.conditions]
+        shown = study.draw_order()  # the order of blocks and items this participant will see
         with db.transaction(self.engine) as conn:
             db.lock(conn, "survey-assign")
             hashed = self._panel_hash(conn, study, panel) if panel is not None else None
@@ -265,8 +274,8 @@ class SurveyStore:
                 text(
                     "INSERT INTO participants (participant_id, study, study_version, consent_version, consented_at, "
                     "transcript_opt_in, condition, persona_id, app_version, backend, panel, panel_study_id, "
-                    "panel_pid_hash) VALUES (:pid, :study, :study_version, :consent_version, :now, :opt_in, "
-                    ":condition, :persona, :app, :backend, :panel, :panel_study, :panel_hash)"
+                    "panel_pid_hash, item_order) VALUES (:pid, :study, :study_version, :consent_version, :now, "
+                    ":opt_in, :condition, :persona, :app, :backend, :panel, :panel_study, :panel_hash, :order)"
                 ),
                 {
                     "pid": pid,
@@ -282,9 +291,10 @@ class SurveyStore:
                     "panel": panel.panel if panel else None,
                     "panel_study": (panel.study_id or None) if panel else None,
                     "panel_hash": hashed,
+                    "order": json.dumps(shown),
                 },
             )
-        return Assignment(pid, condition, block)
+        return Assignment(pid, condition, block, shown)
 
     @staticmethod
     def _panel_hash(conn, study: Study, panel: Arrival) -> str:
@@ -424,7 +434,7 @@ class SurveyStore:
                     "SELECT p.participant_id, p.study, p.study_version, p.consent_version, p.consented_at, "
                     "p.transcript_opt_in, p.condition, p.persona_id, p.app_version, p.backend, p.pre_at, p.post_at, "
                     "p.chat_turns, p.chat_seconds, p.chat_abstentions, p.chat_refusals, p.demographics, p.transcript, "
-                    "p.panel, p.panel_study_id "
+                    "p.panel, p.panel_study_id, p.item_order "
                     "FROM participants p LEFT JOIN assignments a ON a.participant_id = p.participant_id "
                     # Consent times are to the second; the slot (taken in order under the assign lock) breaks ties
                     # the same way on every database.
@@ -450,6 +460,7 @@ class SurveyStore:
                     answers.get(r[0], {}),
                     r[18] or "",
                     r[19] or "",
+                    json.loads(r[20]) if r[20] else {},
                 )
             )
         return out

@@ -29,6 +29,7 @@ from clone.ui.items import (
     paged_ratings,
     pages,
     rating,
+    scale_ends,
 )
 from clone.ui.limits import Limits, checked_text
 
@@ -66,9 +67,37 @@ class SurveyHandlers:
     def study(self):
         return self.services.study
 
-    def numbers(self, phase: str) -> dict[str, int]:
-        """Each item column of ``phase`` by its number as shown (1, 2, ...)."""
-        return {c.name: n for n, c in enumerate(self.study.columns(phase), 1)}
+    def numbers(self, phase: str, session: dict | None = None) -> dict[str, int]:
+        """Each item column of ``phase`` by its number as shown to this participant (1, 2, ...)."""
+        return {c.name: n for n, c in enumerate(self.shown(session, phase), 1)}
+
+    def shown(self, session: dict | None, phase: str) -> list:
+        """The item columns of ``phase`` in the order this participant is shown them (drawn at consent).
+
+        The page's rating items are slots in the file's order; where the study shuffles, slot ``n`` shows
+        (and its answer is stored for) the ``n``-th column of this list.
+        """
+        participant = (session or {}).get("participant") or {}
+        return self.study.shown(phase, participant.get("order"))
+
+    def post_pages(self, session: dict | None) -> list[list]:
+        """The post-chat columns this participant is shown, cut into the page's fixed pages of slots."""
+        shown, out = self.shown(session, "post"), []
+        for page in pages(self.study.columns("post")):
+            out.append(shown[len(sum(out, [])) :][: len(page)])
+        return out
+
+    def order_items(self, session: dict | None, phase: str) -> list[dict]:
+        """Updates that put this participant's order on the ``phase`` rating slots (question, choices, ends)."""
+        return [
+            gr.update(
+                label=f"{n}. {c.question.item.text}",
+                info=scale_ends(c),
+                choices=[(str(v), v) for v in range(c.instrument.scale.min, c.instrument.scale.max + 1)],
+                value=None,
+            )
+            for n, c in enumerate(self.shown(session, phase), 1)
+        ]
 
     def consent(
         self, agree: bool, keep_transcript: bool, study: dict | None, request: gr.Request | None = None
@@ -118,6 +147,7 @@ class SurveyHandlers:
             "transcript_opt_in": keep_transcript is True,
             "stage": "pre",
             "panel": panel.panel if panel else "",
+            "order": a.order,
         }
         return (
             session,
@@ -166,7 +196,7 @@ class SurveyHandlers:
         item). A missing answer is marked beside its item and the step stays with every answer in place.
         """
         s = self.services
-        columns = s.study.columns("pre")
+        columns = self.shown(session, "pre")
         stage = _stage(session)
         session = dict(session or {})
         if stage != "pre":
@@ -183,7 +213,7 @@ class SurveyHandlers:
         participant = session["participant"]
         problem = ""
         if missing:
-            problem = ask_for(missing, columns, self.numbers("pre"))
+            problem = ask_for(missing, columns, self.numbers("pre", session))
         else:
             try:
                 columns_by_name = [c.question.column for c in columns]
@@ -228,15 +258,15 @@ class SurveyHandlers:
         session["participant"] = session["participant"] | {"stage": "post"}
         return session, gr.update(visible=False), gr.update(visible=True), "", gr.update(visible=False)
 
-    def check_page(self, page: int, *answers) -> tuple:
+    def check_page(self, page: int, *answers, session: dict | None = None) -> tuple:
         """ "Next" on page ``page`` of the post-chat questions: on to the next page once every item is answered.
 
         Returns (this page, the next page, status, then one update per item of this page).
         """
-        columns = pages(self.study.columns("post"))[page]
+        columns = self.post_pages(session)[page]
         missing = missing_answers(answers)
         if missing:
-            text = ask_for(missing, columns, self.numbers("post"))
+            text = ask_for(missing, columns, self.numbers("post", session))
             return gr.update(visible=True), gr.update(visible=False), text, *marked(columns, missing)
         return gr.update(visible=False), gr.update(visible=True), "", *marked(columns)
 
@@ -248,8 +278,8 @@ class SurveyHandlers:
         per page, one update per item). A missing answer opens its page, marked, and nothing is lost.
         """
         s = self.services
-        all_columns = s.study.columns("post")
-        paged = pages(all_columns)
+        all_columns = self.shown(session, "post")
+        paged = self.post_pages(session)
         stage = _stage(session)
         session = dict(session or {})
         n = len(all_columns)
@@ -268,7 +298,7 @@ class SurveyHandlers:
             )
         participant = session["participant"]
         missing = missing_answers(answers) if len(answers) == n else set()
-        problem = ask_for(missing, all_columns, self.numbers("post")) if missing else ""
+        problem = ask_for(missing, all_columns, self.numbers("post", session)) if missing else ""
         if not problem:
             metrics, transcript = s.tally.metrics(participant["id"])
             try:
@@ -450,9 +480,12 @@ def build(
 
     # Without a chat tab to put it on, the reminder sits here (hidden but for the chat step).
     reminder_group, back = chat_reminder or reminder()
-    start.click(
+    started = start.click(
         h.consent, [agree, keep, session], [session, consent_step, pre_step, status, agree], api_name="consent"
-    ).then(None, js=FOCUS_MISSING_JS)
+    )
+    if study.shuffled:  # the participant's own order, drawn at consent, onto the rating slots
+        started = started.then(lambda st: h.order_items(st, "pre"), session, pre, api_visibility="private")
+    started.then(None, js=FOCUS_MISSING_JS)
     no.click(h.decline, None, [consent_step, status], api_visibility="private")
     pre_done.click(
         h.submit_pre,
@@ -460,18 +493,20 @@ def build(
         [session, pre_step, chat_step, status, reminder_group, chatted, *pre],
         api_name="submit_pre",
     ).then(None, js=FOCUS_MISSING_JS)
-    chatted.click(
+    finished = chatted.click(
         h.finish_chat, session, [session, chat_step, post_step, status, reminder_group], api_visibility="private"
     )
+    if study.shuffled:
+        finished.then(lambda st: h.order_items(st, "post"), session, post, api_visibility="private")
     for i, button in enumerate(nexts):
         page_items = [post_by_name[c.name] for c in paged[i]]
 
-        def next_page(*answers, _i=i):
-            return h.check_page(_i, *answers)
+        def next_page(state, *answers, _i=i):
+            return h.check_page(_i, *answers, session=state)
 
         button.click(
             next_page,
-            page_items,
+            [session, *page_items],
             [page_columns[i], page_columns[i + 1], status, *page_items],
             api_visibility="private",
         ).then(None, js=FOCUS_MISSING_JS)
