@@ -51,14 +51,15 @@ def test_default_study_is_short_cited_and_marks_validation(study):
     pre, post = study.columns("pre"), study.columns("post")
     assert 5 <= len(pre) <= 10 and 15 <= len(post) <= 30
     ids = {i.id: i for i in study.instruments}
-    assert set(ids) == {"godspeed", "presence", "trust", "pcts", "attention"}
+    assert set(ids) == {"godspeed", "presence", "trust", "pcts", "attention", "manipulation"}
     assert "Bartneck" in ids["godspeed"].citation and "robot" in ids["godspeed"].adaptation
     assert (ids["godspeed"].scale.min, ids["godspeed"].scale.max) == (1, 5)
     assert all(q.item.anchors for q in ids["godspeed"].questions)  # semantic differential: both ends per item
     assert "Gefen" in ids["presence"].citation and "Jian" in ids["trust"].citation
     assert "Wozniak" in ids["pcts"].citation and sum(q.item.reverse for q in ids["pcts"].questions) == 2
     assert all(q.item.source.startswith("Jian et al. item") for q in ids["trust"].questions)
-    assert [i.validated for i in study.instruments] == [True, True, False, True, True]  # attention check: not
+    # The attention and manipulation checks are not validated scales.
+    assert [i.validated for i in study.instruments] == [True, True, False, True, True, False]
     # The trust subset is a repeated measure; an instructed-response check is in both phases.
     assert "trust_automation_01R_pre" in {c.name for c in pre} and "trust_automation_01R_post" in {c.name for c in post}
     assert [c.question.item.attention for c in pre + post if c.question.item.attention] == [1, 1]

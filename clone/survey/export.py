@@ -80,7 +80,7 @@ def _anchors(anchors: dict[int, str]) -> str:
 def _subscales(instrument) -> list[str]:
     seen: list[str] = []
     for q in instrument.questions:
-        if q.item.attention is None and q.item.subscale not in seen:
+        if q.item.scored and q.item.subscale not in seen:
             seen.append(q.item.subscale)
     return seen
 
@@ -158,6 +158,21 @@ def codebook(study: Study) -> list[CodebookEntry]:
                     )
                 )  # fmt: skip
     for phase in PHASES:
+        for c in study.columns(phase):
+            if c.question.item.manipulation is not None:
+                i, what = c.instrument, c.question.item.manipulation
+                out.append(
+                    CodebookEntry(
+                        f"{c.name}_correct",
+                        f"Manipulation check on {what.replace('_', ' ')}: 1 if {c.name} lies on the side the "
+                        f"participant's condition calls for (above {(i.scale.min + i.scale.max) / 2:g} where it is on, "
+                        "below where off; the disclosure is on in every condition), else 0. Nobody is excluded "
+                        "automatically.",
+                        "integer", i.id, c.question.item.subscale, phase, "0=not as expected; 1=as expected", 0, 1,
+                        citation=i.citation, validated=i.validated, version=i.version,
+                    )
+                )  # fmt: skip
+    for phase in PHASES:
         for i in study.phase(phase):
             for sub in _subscales(i):
                 out.append(
@@ -222,13 +237,21 @@ def wide_rows(study: Study, records: list[ParticipantRecord]) -> list[dict[str, 
                     value = r.answers.get((phase, c.question.column))
                     row[f"{c.name}_pass"] = "" if value is None else int(value == c.question.item.attention)
         for phase in PHASES:
+            for c in study.columns(phase):
+                if c.question.item.manipulation is not None:
+                    value = r.answers.get((phase, c.question.column))
+                    scored = (
+                        None if value is None else study.as_expected(c.question, c.instrument.scale, r.condition, value)
+                    )
+                    row[f"{c.name}_correct"] = "" if scored is None else scored
+        for phase in PHASES:
             for i in study.phase(phase):
                 lo, hi = i.scale.min, i.scale.max
                 for sub in _subscales(i):
                     values = [
                         (lo + hi - v) if q.item.reverse else v
                         for q in i.questions
-                        if q.item.subscale == sub and q.item.attention is None
+                        if q.item.subscale == sub and q.item.scored
                         for v in [r.answers.get((phase, q.column))]
                         if v is not None
                     ]

@@ -58,6 +58,21 @@ class Item(BaseModel):
     attention: int | None = None
     # Where the item comes from in the original scale, e.g. "Jian et al. item 9".
     source: str = ""
+    # Manipulation check: what it checks, ``disclosure`` (shown in every condition) or a condition setting
+    # (``show_citations``). As expected: above the scale's middle where that is on, below it where off.
+    # Such items get no subscale mean.
+    manipulation: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _one_kind_of_check(self) -> Item:
+        if self.attention is not None and self.manipulation is not None:
+            raise ValueError("an item is an attention check or a manipulation check, not both")
+        return self
+
+    @property
+    def scored(self) -> bool:
+        """Whether the item counts in its subscale's mean (checks do not)."""
+        return self.attention is None and self.manipulation is None
 
 
 class Question(BaseModel):
@@ -306,6 +321,20 @@ class Study(BaseModel):
             return columns
         return [by_name[n] for n in names]
 
+    def as_expected(self, question: Question, scale: Scale, condition_id: str, value: int) -> int | None:
+        """A manipulation check's answer scored: 1 if on the side the condition calls for (above the scale's
+        middle where what it checks is on, below it where off), else 0; None for other items or unknown ids."""
+        what = question.item.manipulation
+        if what is None:
+            return None
+        try:
+            # The AI disclosure is never a condition: every condition shows it.
+            on = True if what == "disclosure" else bool(getattr(self.condition(condition_id), what))
+        except SurveyError:
+            return None
+        middle = (scale.min + scale.max) / 2
+        return int(value > middle if on else value < middle)
+
     def condition(self, condition_id: str) -> Condition:
         """A condition by id (``SurveyError`` for one the study does not have)."""
         for c in self.conditions:
@@ -325,6 +354,14 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
     if len(set(ids)) != len(ids):
         raise SurveyError(f"Study file {path} lists two instruments with the same id: {', '.join(ids)}.")
     shuffle_items = [i.id for i, b in zip(instruments, blocks, strict=True) if b.shuffle_items]
+    checkable = {"disclosure"} | {name for name, f in Condition.model_fields.items() if f.annotation is bool}
+    for b, instrument in zip(blocks, instruments, strict=True):
+        for n, item in enumerate(instrument.items, 1):
+            if item.manipulation is not None and item.manipulation not in checkable:
+                raise SurveyError(
+                    f"Instrument file {path.parent / b.file}: item {n} checks {item.manipulation!r}, which is neither "
+                    f"the disclosure nor a condition setting; use one of: {', '.join(sorted(checkable))}."
+                )
     consent_path = path.parent / spec.consent.file
     try:
         consent_text = consent_path.read_text(encoding="utf-8")
