@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from clone.files import write_atomic
-from clone.survey.instruments import PHASES, Study
+from clone.survey.instruments import PHASES, Study, pages
 from clone.survey.store import ParticipantRecord
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -128,9 +128,42 @@ def _order_values(study: Study, order: dict[str, list[str]]) -> dict[str, str]:
     return out
 
 
+def _steps(study: Study) -> list[tuple[str, str, str]]:
+    """Each timed page: (column, step that starts it, step that ends it). Steps are the record's times:
+    ``consented``, ``pre``, ``chat``, ``post_1`` … and ``post`` (the post-chat answers saved)."""
+    n = len(pages(study.columns("post")))
+    out = [("seconds_pre", "consented", "pre"), ("seconds_chat_step", "pre", "chat")]
+    start = "chat"
+    for k in range(1, n + 1):
+        end = "post" if k == n else f"post_{k}"
+        out.append((f"seconds_post_page_{k}", start, end))
+        start = end
+    return out
+
+
+_STEP_LABELS = {
+    "seconds_pre": "Seconds on the pre-chat questions (from consent to saving them)",
+    "seconds_chat_step": "Seconds at the chat step (from the pre-chat answers to 'I have finished chatting')",
+}
+
+
+def _timings(study: Study, r: ParticipantRecord) -> dict[str, int | str]:
+    """Seconds per page of one participant ("" where a step was not reached or not timed)."""
+    times = {"consented": r.consented_at, "pre": r.pre_at, "post": r.post_at, **r.steps}
+    return {column: _seconds(times.get(start), times.get(end)) for column, start, end in _steps(study)}
+
+
 def codebook(study: Study) -> list[CodebookEntry]:
     """Every column of the wide file, in order, with its meaning."""
     out = [CodebookEntry(name, label, kind) for name, kind, label in _META]
+    n = len(pages(study.columns("post")))
+    for column, _start, _end in _steps(study):
+        page = column.rsplit("_", 1)[-1]
+        label = _STEP_LABELS.get(column) or (
+            f"Seconds on page {page} of {n} of the post-chat questions (to its Next"
+            + (" or Submit)" if page == str(n) else ")")
+        )
+        out.append(CodebookEntry(column, label + "; empty if not reached", "integer"))
     out += _order_columns(study)
     for name, choices in study.demographics.items():
         out.append(CodebookEntry(f"demo_{name}", f"Optional: {name} (one of: {' | '.join(choices)})", "string"))
@@ -225,6 +258,7 @@ def wide_rows(study: Study, records: list[ParticipantRecord]) -> list[dict[str, 
             "chat_abstentions": chat.abstentions if chat else "",
             "chat_refusals": chat.refusals if chat else "",
         }
+        row |= _timings(study, r)
         row |= _order_values(study, r.order)
         for name in study.demographics:
             row[f"demo_{name}"] = r.demographics.get(name, "")
@@ -280,7 +314,8 @@ LONG_COLUMNS = ["participant_id", "condition", "phase", "instrument", "item", "v
 
 
 def long_csv(study: Study, records: list[ParticipantRecord]) -> str:
-    """The long file: one row per answered item (``item`` is the column name without the phase)."""
+    """The long file: one row per answered item (``item`` is the column name without the phase), then one per
+    timed page (``phase`` ``timing``, ``item`` the wide file's ``seconds_…`` column, ``value`` the seconds)."""
     rows = []
     for r in records:
         for phase in PHASES:
@@ -288,6 +323,9 @@ def long_csv(study: Study, records: list[ParticipantRecord]) -> str:
                 value = r.answers.get((phase, c.question.column))
                 if value is not None:
                     rows.append([r.participant_id, r.condition, phase, c.instrument.id, c.question.column, value])
+        for column, seconds in _timings(study, r).items():
+            if seconds != "":
+                rows.append([r.participant_id, r.condition, "timing", "", column, seconds])
     return _csv(LONG_COLUMNS, rows)
 
 

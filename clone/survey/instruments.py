@@ -253,6 +253,29 @@ class Column(BaseModel):
     question: Question
 
 
+# Items per page after the chat: about two phone screens of one-row scales (see assets/style.css).
+MAX_ITEMS_PER_PAGE = 12
+
+
+def pages(columns: list[Column], size: int = MAX_ITEMS_PER_PAGE) -> list[list[Column]]:
+    """The post-chat items in pages of at most ``size``, an instrument kept on one page where it fits."""
+    out: list[list[Column]] = []
+    by_instrument: list[list[Column]] = []
+    for c in columns:
+        if by_instrument and by_instrument[-1][0].instrument.id == c.instrument.id:
+            by_instrument[-1].append(c)
+        else:
+            by_instrument.append([c])
+    for group in by_instrument:
+        for start in range(0, len(group), size):
+            part = group[start : start + size]
+            if out and len(out[-1]) + len(part) <= size:
+                out[-1].extend(part)
+            else:
+                out.append(list(part))
+    return out
+
+
 class Study(BaseModel):
     """A loaded study: consent text, instruments in order, conditions, demographic questions."""
 

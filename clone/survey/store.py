@@ -112,6 +112,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE participants ADD COLUMN item_order TEXT;
     """,
+    # 6: when a participant finished each step between the pre- and post-chat answers (the chat, each
+    # post-chat page but the last), for seconds per page; the first time counts.
+    """
+    CREATE TABLE step_times (
+        participant_id TEXT NOT NULL REFERENCES participants(participant_id) ON DELETE CASCADE,
+        step           TEXT NOT NULL,
+        done_at        TEXT NOT NULL,
+        PRIMARY KEY (participant_id, step)
+    );
+    """,
 )
 
 ALREADY_TOOK_PART = (
@@ -175,6 +185,8 @@ class ParticipantRecord:
     panel_study_id: str = ""
     # For each phase, the item columns in the order shown (empty for records from before orders were kept).
     order: dict[str, list[str]] = field(default_factory=dict)
+    # When each step between the answers was done: "chat", "post_1", ... -> ISO-8601 UTC.
+    steps: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -318,6 +330,24 @@ class SurveyStore:
         )
         return hashed
 
+    def step_done(self, participant_id: str, step: str) -> None:
+        """Record when a participant finished ``step`` (``chat``, ``post_1``, ...); a repeat keeps the first."""
+        with db.transaction(self.engine) as conn:
+            if (
+                conn.execute(
+                    text("SELECT 1 FROM participants WHERE participant_id = :pid"), {"pid": participant_id}
+                ).first()
+                is None
+            ):
+                return  # withdrawn meanwhile: nothing to time
+            conn.execute(
+                text(
+                    "INSERT INTO step_times (participant_id, step, done_at) VALUES (:pid, :step, :now) "
+                    "ON CONFLICT (participant_id, step) DO NOTHING"
+                ),
+                {"pid": participant_id, "step": step, "now": utc_now()},
+            )
+
     def attention_failed(self, study: Study, participant_id: str) -> bool:
         """Whether any attention check this participant answered differs from the instructed answer."""
         wanted = {
@@ -441,6 +471,9 @@ class SurveyStore:
                     "ORDER BY p.consented_at, a.block, a.position, p.participant_id"
                 )
             ).all()
+            steps: dict[str, dict[str, str]] = {}
+            for pid, step, done_at in conn.execute(text("SELECT participant_id, step, done_at FROM step_times")):
+                steps.setdefault(pid, {})[step] = done_at
             answers: dict[str, dict[tuple[str, str], int]] = {}
             for pid, phase, item, value in conn.execute(
                 text("SELECT participant_id, phase, item, value FROM item_answers")
@@ -461,6 +494,7 @@ class SurveyStore:
                     r[18] or "",
                     r[19] or "",
                     json.loads(r[20]) if r[20] else {},
+                    steps.get(r[0], {}),
                 )
             )
         return out

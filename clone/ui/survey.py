@@ -256,6 +256,7 @@ class SurveyHandlers:
             _, line = self.chat_progress(session)
             return session, gr.update(visible=True), gr.update(visible=False), line, gr.update(visible=True)
         session["participant"] = session["participant"] | {"stage": "post"}
+        self.services.store.step_done(session["participant"]["id"], "chat")  # the chat step's time
         return session, gr.update(visible=False), gr.update(visible=True), "", gr.update(visible=False)
 
     def check_page(self, page: int, *answers, session: dict | None = None) -> tuple:
@@ -268,6 +269,8 @@ class SurveyHandlers:
         if missing:
             text = ask_for(missing, columns, self.numbers("post", session))
             return gr.update(visible=True), gr.update(visible=False), text, *marked(columns, missing)
+        if _stage(session) == "post":  # the page's time (the last page's is the post-chat answers' own)
+            self.services.store.step_done(session["participant"]["id"], f"post_{page + 1}")
         return gr.update(visible=False), gr.update(visible=True), "", *marked(columns)
 
     def submit_post(self, session: dict | None, *values) -> tuple:
