@@ -273,16 +273,16 @@ def test_wide_long_and_codebook_are_byte_exact(tmp_path):
         "pcts_unpredictability_03R_post,attention_check_01_post"
     )
     assert wide_csv(study, records) == (
-        "participant_id,study,study_version,condition,consent_version,consented_at,pre_at,post_at,finished,"
+        "participant_id,study,study_version,study_package_sha256,condition,consent_version,consented_at,pre_at,post_at,finished,"
         "duration_s,persona_id,app_version,backend,panel,panel_study_id,transcript_opt_in,chat_turns,chat_duration_s,"
         "chat_abstentions,chat_refusals,seconds_pre,seconds_chat_step,seconds_post_page_1,"
         f"demo_age_band,attention_check_01_pre,{items},attention_check_01_pre_pass,"
         "attention_check_01_post_pass,pcts_malice_mean_post,pcts_undesirability_mean_post,"
         "pcts_unpredictability_mean_post,transcript\r\n"
-        "pa1,mini,2,a,2,2026-01-02T03:04:05Z,2026-01-02T03:05:00Z,2026-01-02T03:14:05Z,1,600,demo,0.1.0,"
+        "pa1,mini,2,,a,2,2026-01-02T03:04:05Z,2026-01-02T03:05:00Z,2026-01-02T03:14:05Z,1,600,demo,0.1.0,"
         'extractive,,,1,3,61.5,1,0,55,300,245,"\'=HYPERLINK(""x"")",1,2,5,3,3,4,7,2,6,4,1,0,3.5,3.3333,1.6667,'
         '"[{""fan"": ""hi, \\""you\\""""}]"\r\n'
-        "pb2,mini,2,b,2,2026-01-02T04:00:00Z,,,0,,demo,0.1.0,extractive,,,0,,,,,,,,,,,,,,,,,,,,,,,,\r\n"
+        "pb2,mini,2,,b,2,2026-01-02T04:00:00Z,,,0,,demo,0.1.0,extractive,,,0,,,,,,,,,,,,,,,,,,,,,,,,\r\n"
     )
     assert long_csv(study, records).splitlines()[:3] == [
         "participant_id,condition,phase,instrument,item,value",

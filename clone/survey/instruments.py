@@ -6,6 +6,7 @@ subscale, with an ``R`` suffix for reverse-scored items.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import secrets
 from functools import cached_property
@@ -292,6 +293,12 @@ class Study(BaseModel):
     # Order randomisation: the blocks of each phase, and the items of the instruments named here.
     shuffle_blocks: bool = False
     shuffle_items: list[str] = Field(default_factory=list)
+    # What the study was loaded from, for its package (clone.survey.package): study.yaml's settings but the
+    # panel's (codes and links differ between sites and must not be published), and each instrument's file
+    # name and sha256 by instrument id.
+    spec: dict = Field(default_factory=dict)
+    files: dict[str, str] = Field(default_factory=dict)
+    file_hashes: dict[str, str] = Field(default_factory=dict)
 
     def demographic_question(self, name: str) -> str:
         """The demographic question ``name`` as a participant reads it (from ``demographic_questions``)."""
@@ -403,4 +410,10 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
         panel=spec.panel,
         shuffle_blocks=spec.shuffle_blocks,
         shuffle_items=shuffle_items,
+        spec=spec.model_dump(mode="json", exclude={"panel"}),
+        files={i.id: b.file for i, b in zip(instruments, blocks, strict=True)},
+        file_hashes={
+            i.id: hashlib.sha256((path.parent / b.file).read_bytes()).hexdigest()
+            for i, b in zip(instruments, blocks, strict=True)
+        },
     )

@@ -22,6 +22,7 @@ from clone import db
 from clone.db import utc_now
 from clone.errors import ConfigError, SurveyError
 from clone.survey.instruments import PHASES, Question, Scale, Study
+from clone.survey.package import package_sha256
 from clone.survey.panel import Arrival, pid_hash
 
 # Append only: never edit a migration that has shipped; add a new one.
@@ -122,6 +123,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (participant_id, step)
     );
     """,
+    # 7: the sha256 of the study package (clone.survey.package) each participant took part under.
+    """
+    ALTER TABLE participants ADD COLUMN study_package_sha256 TEXT;
+    """,
 )
 
 ALREADY_TOOK_PART = (
@@ -187,6 +192,8 @@ class ParticipantRecord:
     order: dict[str, list[str]] = field(default_factory=dict)
     # When each step between the answers was done: "chat", "post_1", ... -> ISO-8601 UTC.
     steps: dict[str, str] = field(default_factory=dict)
+    # The sha256 of the study package the participant took part under ("" before packages were kept).
+    study_package_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -254,6 +261,7 @@ class SurveyStore:
         now = utc_now()
         ids = [c.id for c in study.conditions]
         shown = study.draw_order()  # the order of blocks and items this participant will see
+        package = package_sha256(study)
         with db.transaction(self.engine) as conn:
             db.lock(conn, "survey-assign")
             hashed = self._panel_hash(conn, study, panel) if panel is not None else None
@@ -286,8 +294,9 @@ class SurveyStore:
                 text(
                     "INSERT INTO participants (participant_id, study, study_version, consent_version, consented_at, "
                     "transcript_opt_in, condition, persona_id, app_version, backend, panel, panel_study_id, "
-                    "panel_pid_hash, item_order) VALUES (:pid, :study, :study_version, :consent_version, :now, "
-                    ":opt_in, :condition, :persona, :app, :backend, :panel, :panel_study, :panel_hash, :order)"
+                    "panel_pid_hash, item_order, study_package_sha256) VALUES (:pid, :study, :study_version, "
+                    ":consent_version, :now, :opt_in, :condition, :persona, :app, :backend, :panel, :panel_study, "
+                    ":panel_hash, :order, :package)"
                 ),
                 {
                     "pid": pid,
@@ -304,6 +313,7 @@ class SurveyStore:
                     "panel_study": (panel.study_id or None) if panel else None,
                     "panel_hash": hashed,
                     "order": json.dumps(shown),
+                    "package": package,
                 },
             )
         return Assignment(pid, condition, block, shown)
@@ -464,7 +474,7 @@ class SurveyStore:
                     "SELECT p.participant_id, p.study, p.study_version, p.consent_version, p.consented_at, "
                     "p.transcript_opt_in, p.condition, p.persona_id, p.app_version, p.backend, p.pre_at, p.post_at, "
                     "p.chat_turns, p.chat_seconds, p.chat_abstentions, p.chat_refusals, p.demographics, p.transcript, "
-                    "p.panel, p.panel_study_id, p.item_order "
+                    "p.panel, p.panel_study_id, p.item_order, p.study_package_sha256 "
                     "FROM participants p LEFT JOIN assignments a ON a.participant_id = p.participant_id "
                     # Consent times are to the second; the slot (taken in order under the assign lock) breaks ties
                     # the same way on every database.
@@ -495,6 +505,7 @@ class SurveyStore:
                     r[19] or "",
                     json.loads(r[20]) if r[20] else {},
                     steps.get(r[0], {}),
+                    r[21] or "",
                 )
             )
         return out

@@ -13,6 +13,7 @@ from clone.gate import sweep_exports, sweep_later
 from clone.services import Services
 from clone.survey import write_study_export
 from clone.survey.charts import item_distribution, n_per_condition, pre_post_means
+from clone.survey.package import package_sha256
 from clone.ui import plot
 from clone.ui.auth import gate, require
 from clone.ui.limits import Limits
@@ -110,10 +111,21 @@ class ResearchHandlers:
         records = s.store.records()
         finished = sum(r.post_at is not None for r in records)
         conditions = ", ".join(f"`{c.id}`" for c in s.study.conditions)
-        return (
+        package = package_sha256(s.study)
+        # Participants who took part under another package (the study or the app changed since): say so loudly.
+        others = sum(1 for r in records if r.study_package_sha256 and r.study_package_sha256 != package)
+        line = (
             f"**Study `{s.study.id}`, version {s.study.version}.** Conditions: {conditions}. "
-            f"{len(records)} participants, {finished} finished."
+            f"{len(records)} participants, {finished} finished. Study package sha256 `{package}` "
+            "(`python -m clone study package` writes it)."
         )
+        if others:
+            line += (
+                f"\n\n**Warning: {others} participant{'s' if others != 1 else ''} took part under a different study "
+                "package** (the study files or the app version changed since): compare `study_package_sha256` in "
+                "the wide file before pooling their answers."
+            )
+        return line
 
     def export_files(self, token: str, request: gr.Request | None = None) -> list[str]:
         """Write the wide CSV, long CSV and codebook (CSV, JSON); return their paths (needs the research token).
