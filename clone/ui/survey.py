@@ -82,9 +82,10 @@ class SurveyHandlers:
 
     def post_pages(self, session: dict | None) -> list[list]:
         """The post-chat columns this participant is shown, cut into the page's fixed pages of slots."""
-        shown, out = self.shown(session, "post"), []
+        shown, out, start = self.shown(session, "post"), [], 0
         for page in pages(self.study.columns("post")):
-            out.append(shown[len(sum(out, [])) :][: len(page)])
+            out.append(shown[start : start + len(page)])
+            start += len(page)
         return out
 
     def order_items(self, session: dict | None, phase: str) -> list[dict]:
