@@ -383,6 +383,41 @@ def keys_rotate() -> None:
     click.echo(f"New deployment key: {fingerprint}. The old public key is kept under keys/deployment-retired/.")
 
 
+@cli.group()
+def study() -> None:
+    """The research study: its preregistrable package."""
+
+
+@study.command("package")
+@click.argument("creator_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the package (JSON).",
+)
+def study_package_command(creator_dir: Path, out_file: Path) -> None:
+    """Write the study that CREATOR_DIR runs (CLONE_STUDY, or the bundled one) as a package to preregister.
+
+    The package fixes study.yaml, every instrument file (version, sha256), the consent text's sha256, the
+    conditions, the randomisation scheme, an analysis-plan template and the app version; its sha256 is
+    printed, shown in the researcher console and stored on every participant's row.
+    """
+    from clone.survey import load_study
+    from clone.survey.package import write_package
+
+    settings = _settings(creator_dir)
+    try:
+        digest = write_package(load_study(settings.study_file), out_file)
+    except CloneError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"Cannot write {out_file}: {exc.strerror}.") from None
+    click.echo(f"Wrote {out_file}")
+    click.echo(f"sha256 {digest}")
+
+
 @cli.command("settings")
 @click.option("--markdown", is_flag=True, help="Print the configuration reference as Markdown (docs/configuration.md).")
 def settings_command(markdown: bool) -> None:

@@ -51,14 +51,15 @@ def test_default_study_is_short_cited_and_marks_validation(study):
     pre, post = study.columns("pre"), study.columns("post")
     assert 5 <= len(pre) <= 10 and 15 <= len(post) <= 30
     ids = {i.id: i for i in study.instruments}
-    assert set(ids) == {"godspeed", "presence", "trust", "pcts", "attention"}
+    assert set(ids) == {"godspeed", "presence", "trust", "pcts", "attention", "manipulation"}
     assert "Bartneck" in ids["godspeed"].citation and "robot" in ids["godspeed"].adaptation
     assert (ids["godspeed"].scale.min, ids["godspeed"].scale.max) == (1, 5)
     assert all(q.item.anchors for q in ids["godspeed"].questions)  # semantic differential: both ends per item
     assert "Gefen" in ids["presence"].citation and "Jian" in ids["trust"].citation
     assert "Wozniak" in ids["pcts"].citation and sum(q.item.reverse for q in ids["pcts"].questions) == 2
     assert all(q.item.source.startswith("Jian et al. item") for q in ids["trust"].questions)
-    assert [i.validated for i in study.instruments] == [True, True, False, True, True]  # attention check: not
+    # The attention and manipulation checks are not validated scales.
+    assert [i.validated for i in study.instruments] == [True, True, False, True, True, False]
     # The trust subset is a repeated measure; an instructed-response check is in both phases.
     assert "trust_automation_01R_pre" in {c.name for c in pre} and "trust_automation_01R_post" in {c.name for c in post}
     assert [c.question.item.attention for c in pre + post if c.question.item.attention] == [1, 1]
@@ -254,7 +255,7 @@ def mini_records():
             "pa1", consented_at="2026-01-02T03:04:05Z", transcript_opt_in=True, condition="a", backend="extractive",
             pre_at="2026-01-02T03:05:00Z", post_at="2026-01-02T03:14:05Z", chat=ChatMetrics(3, 61.5, 1, 0),
             demographics={"age_band": '=HYPERLINK("x")'}, transcript=[{"fan": 'hi, "you"'}], answers=answers,
-            **common,
+            steps={"chat": "2026-01-02T03:10:00Z"}, **common,
         ),
         ParticipantRecord(
             "pb2", consented_at="2026-01-02T04:00:00Z", transcript_opt_in=False, condition="b", backend="extractive",
@@ -272,22 +273,28 @@ def test_wide_long_and_codebook_are_byte_exact(tmp_path):
         "pcts_unpredictability_03R_post,attention_check_01_post"
     )
     assert wide_csv(study, records) == (
-        "participant_id,study,study_version,condition,consent_version,consented_at,pre_at,post_at,finished,"
-        "duration_s,persona_id,app_version,backend,transcript_opt_in,chat_turns,chat_duration_s,chat_abstentions,"
-        f"chat_refusals,demo_age_band,attention_check_01_pre,{items},attention_check_01_pre_pass,"
+        "participant_id,study,study_version,study_package_sha256,condition,consent_version,consented_at,pre_at,post_at,finished,"
+        "duration_s,persona_id,app_version,backend,panel,panel_study_id,transcript_opt_in,chat_turns,chat_duration_s,"
+        "chat_abstentions,chat_refusals,seconds_pre,seconds_chat_step,seconds_post_page_1,"
+        f"demo_age_band,attention_check_01_pre,{items},attention_check_01_pre_pass,"
         "attention_check_01_post_pass,pcts_malice_mean_post,pcts_undesirability_mean_post,"
         "pcts_unpredictability_mean_post,transcript\r\n"
-        "pa1,mini,2,a,2,2026-01-02T03:04:05Z,2026-01-02T03:05:00Z,2026-01-02T03:14:05Z,1,600,demo,0.1.0,"
-        'extractive,1,3,61.5,1,0,"\'=HYPERLINK(""x"")",1,2,5,3,3,4,7,2,6,4,1,0,3.5,3.3333,1.6667,'
+        "pa1,mini,2,,a,2,2026-01-02T03:04:05Z,2026-01-02T03:05:00Z,2026-01-02T03:14:05Z,1,600,demo,0.1.0,"
+        'extractive,,,1,3,61.5,1,0,55,300,245,"\'=HYPERLINK(""x"")",1,2,5,3,3,4,7,2,6,4,1,0,3.5,3.3333,1.6667,'
         '"[{""fan"": ""hi, \\""you\\""""}]"\r\n'
-        "pb2,mini,2,b,2,2026-01-02T04:00:00Z,,,0,,demo,0.1.0,extractive,0,,,,,,,,,,,,,,,,,,,,,\r\n"
+        "pb2,mini,2,,b,2,2026-01-02T04:00:00Z,,,0,,demo,0.1.0,extractive,,,0,,,,,,,,,,,,,,,,,,,,,,,,\r\n"
     )
     assert long_csv(study, records).splitlines()[:3] == [
         "participant_id,condition,phase,instrument,item,value",
         "pa1,a,pre,attention,attention_check_01,1",
         "pa1,a,post,pcts,pcts_malice_01,2",
     ]
-    assert long_csv(study, records).count("\r\n") == 1 + 10 and "pb2" not in long_csv(study, records)
+    assert long_csv(study, records).splitlines()[-3:] == [
+        "pa1,a,timing,,seconds_pre,55",
+        "pa1,a,timing,,seconds_chat_step,300",
+        "pa1,a,timing,,seconds_post_page_1,245",
+    ]
+    assert long_csv(study, records).count("\r\n") == 1 + 10 + 3 and "pb2" not in long_csv(study, records)
 
 
 def test_codebook_describes_every_wide_column_and_pandas_reads_everything(store, study):
@@ -312,7 +319,10 @@ def test_codebook_describes_every_wide_column_and_pandas_reads_everything(store,
     assert book.set_index("column").loc["pcts_unpredictability_01R_post", "reverse"] == 1
     long = pd.read_csv(io.StringIO(long_csv(study, store.records())))
     assert list(long.columns) == ["participant_id", "condition", "phase", "instrument", "item", "value"]
-    assert len(long) == 3 * (len(study.columns("pre")) + len(study.columns("post")))
+    items = long[long.phase != "timing"]
+    assert len(items) == 3 * (len(study.columns("pre")) + len(study.columns("post")))
+    # Each finished participant's timed pages are events too (chat and page steps were not taken here).
+    assert (long[long.phase == "timing"].item == "seconds_pre").sum() == 3
     assert {e.column for e in codebook(study)} == set(wide.columns)
 
 

@@ -123,3 +123,51 @@ def n_per_condition(study: Study, records: list[ParticipantRecord], assignments:
             [condition, "finished", finished, readable(condition)],
         ]
     return pd.DataFrame(rows, columns=N_COLUMNS)
+
+
+DROPOUT_STEPS = (
+    ("consented", "Consented"),
+    ("pre", "Pre-chat answers saved"),
+    ("chat", "Finished chatting"),
+    ("post", "Post-chat answers saved"),
+)
+
+
+def condition_means(study: Study, records: list[ParticipantRecord]) -> pd.DataFrame:
+    """Mean of every subscale in each phase per condition, with its 95% t interval, over finished participants.
+
+    Columns as :func:`pre_post_means` (``low`` / ``high`` NaN below two people); every instrument counts,
+    not only the repeated ones. Attention and manipulation checks have no subscale mean and do not appear.
+    """
+    finished = [r for r in records if r.post_at is not None]
+    by_id = {row["participant_id"]: row for row in wide_rows(study, finished)}
+    rows = []
+    for condition in [c.id for c in study.conditions]:
+        people = [by_id[r.participant_id] for r in finished if r.condition == condition]
+        for phase in PHASES:
+            for instrument in study.phase(phase):
+                for sub in _subscales(instrument):
+                    scores = [p[f"{instrument.id}_{sub}_mean_{phase}"] for p in people]
+                    scores = [s for s in scores if s != ""]
+                    mean, sd, low, high = (round(v, 4) for v in mean_interval(scores))
+                    rows.append(
+                        [condition, f"{instrument.id}_{sub}", phase, mean, len(scores), sd, low, high,
+                         subscale_label(instrument, sub), readable(condition)]
+                    )  # fmt: skip
+    return pd.DataFrame(rows, columns=SHIFT_COLUMNS)
+
+
+def dropouts(study: Study, records: list[ParticipantRecord]) -> pd.DataFrame:
+    """How many participants of each condition reached each step (``DROPOUT_STEPS``), in order."""
+    reached = {
+        "consented": lambda r: True,
+        "pre": lambda r: r.pre_at is not None,
+        "chat": lambda r: "chat" in r.steps or r.post_at is not None,
+        "post": lambda r: r.post_at is not None,
+    }
+    rows = []
+    for step, label in DROPOUT_STEPS:
+        for c in study.conditions:
+            n = sum(1 for r in records if r.condition == c.id and reached[step](r))
+            rows.append([step, label, c.id, readable(c.id), n])
+    return pd.DataFrame(rows, columns=["step", "label", "condition", "condition_label", "n"])

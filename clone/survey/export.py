@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from clone.files import write_atomic
-from clone.survey.instruments import PHASES, Study
+from clone.survey.instruments import PHASES, Study, pages
 from clone.survey.store import ParticipantRecord
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -53,6 +53,7 @@ _META: tuple[tuple[str, str, str], ...] = (
     ("participant_id", "string", "Random participant id (64 bits from secrets); also the completion and deletion code"),
     ("study", "string", "Study id from study.yaml"),
     ("study_version", "string", "Study version from study.yaml"),
+    ("study_package_sha256", "string", "sha256 of the study package (python -m clone study package) at consent"),
     ("condition", "string", "Condition assigned by the server after consent (blocked randomization)"),
     ("consent_version", "string", "Version of the consent text the participant agreed to"),
     ("consented_at", "datetime", "When the participant consented and was assigned (ISO-8601 UTC)"),
@@ -63,6 +64,8 @@ _META: tuple[tuple[str, str, str], ...] = (
     ("persona_id", "string", "Which creator's clone the participant talked to"),
     ("app_version", "string", "Version of the app"),
     ("backend", "string", "Answering backend"),
+    ("panel", "string", "Panel that sent the participant: prolific, other (pid=) or empty (panel ids are never kept)"),
+    ("panel_study_id", "string", "The panel's STUDY_ID from the link the participant arrived on, if any"),
     ("transcript_opt_in", "integer", "1 if the participant agreed to keep the chat transcript, else 0"),
     ("chat_turns", "integer", "Replies the participant got from the clone"),
     ("chat_duration_s", "number", "Seconds from the first message to the last reply"),
@@ -78,14 +81,91 @@ def _anchors(anchors: dict[int, str]) -> str:
 def _subscales(instrument) -> list[str]:
     seen: list[str] = []
     for q in instrument.questions:
-        if q.item.attention is None and q.item.subscale not in seen:
+        if q.item.scored and q.item.subscale not in seen:
             seen.append(q.item.subscale)
     return seen
+
+
+def _order_columns(study: Study) -> list[CodebookEntry]:
+    """The ``*_order`` columns of a study that shuffles: blocks per phase, then items per shuffled instrument."""
+    out = []
+    for phase in PHASES:
+        if study.shuffle_blocks:
+            out.append(
+                CodebookEntry(
+                    f"block_order_{phase}",
+                    f"Instrument ids of the {phase}-chat questions in the order this participant saw them, "
+                    "separated by | (drawn on the server at consent)",
+                    "string", phase=phase,
+                )
+            )  # fmt: skip
+        for i in study.phase(phase):
+            if i.id in study.shuffle_items:
+                out.append(
+                    CodebookEntry(
+                        f"{i.id}_order_{phase}",
+                        f"Items of {i.title} ({phase}) in the order this participant saw them, by their number in "
+                        "the instrument file (1 = first), separated by | (drawn on the server at consent)",
+                        "string", i.id, "", phase, version=i.version,
+                    )
+                )  # fmt: skip
+    return out
+
+
+def _order_values(study: Study, order: dict[str, list[str]]) -> dict[str, str]:
+    """A participant's ``*_order`` cells (empty where no order was recorded)."""
+    out: dict[str, str] = {}
+    for phase in PHASES:
+        columns = {c.name: c for c in study.columns(phase)}
+        shown = [columns[n] for n in order.get(phase, []) if n in columns]
+        if study.shuffle_blocks:
+            out[f"block_order_{phase}"] = "|".join(dict.fromkeys(c.instrument.id for c in shown))
+        for i in study.phase(phase):
+            if i.id in study.shuffle_items:
+                number = {q.column: n for n, q in enumerate(i.questions, 1)}
+                out[f"{i.id}_order_{phase}"] = "|".join(
+                    str(number[c.question.column]) for c in shown if c.instrument.id == i.id
+                )
+    return out
+
+
+def _steps(study: Study) -> list[tuple[str, str, str]]:
+    """Each timed page: (column, step that starts it, step that ends it). Steps are the record's times:
+    ``consented``, ``pre``, ``chat``, ``post_1`` … and ``post`` (the post-chat answers saved)."""
+    n = len(pages(study.columns("post")))
+    out = [("seconds_pre", "consented", "pre"), ("seconds_chat_step", "pre", "chat")]
+    start = "chat"
+    for k in range(1, n + 1):
+        end = "post" if k == n else f"post_{k}"
+        out.append((f"seconds_post_page_{k}", start, end))
+        start = end
+    return out
+
+
+_STEP_LABELS = {
+    "seconds_pre": "Seconds on the pre-chat questions (from consent to saving them)",
+    "seconds_chat_step": "Seconds at the chat step (from the pre-chat answers to 'I have finished chatting')",
+}
+
+
+def _timings(study: Study, r: ParticipantRecord) -> dict[str, int | str]:
+    """Seconds per page of one participant ("" where a step was not reached or not timed)."""
+    times = {"consented": r.consented_at, "pre": r.pre_at, "post": r.post_at, **r.steps}
+    return {column: _seconds(times.get(start), times.get(end)) for column, start, end in _steps(study)}
 
 
 def codebook(study: Study) -> list[CodebookEntry]:
     """Every column of the wide file, in order, with its meaning."""
     out = [CodebookEntry(name, label, kind) for name, kind, label in _META]
+    n = len(pages(study.columns("post")))
+    for column, _start, _end in _steps(study):
+        page = column.rsplit("_", 1)[-1]
+        label = _STEP_LABELS.get(column) or (
+            f"Seconds on page {page} of {n} of the post-chat questions (to its Next"
+            + (" or Submit)" if page == str(n) else ")")
+        )
+        out.append(CodebookEntry(column, label + "; empty if not reached", "integer"))
+    out += _order_columns(study)
     for name, choices in study.demographics.items():
         out.append(CodebookEntry(f"demo_{name}", f"Optional: {name} (one of: {' | '.join(choices)})", "string"))
     for phase in PHASES:
@@ -108,6 +188,21 @@ def codebook(study: Study) -> list[CodebookEntry]:
                         f"1 if {c.name} = {c.question.item.attention} (the instructed answer), else 0. "
                         "Nobody is excluded automatically.",
                         "integer", i.id, c.question.item.subscale, phase, "0=failed; 1=passed", 0, 1,
+                        citation=i.citation, validated=i.validated, version=i.version,
+                    )
+                )  # fmt: skip
+    for phase in PHASES:
+        for c in study.columns(phase):
+            if c.question.item.manipulation is not None:
+                i, what = c.instrument, c.question.item.manipulation
+                out.append(
+                    CodebookEntry(
+                        f"{c.name}_correct",
+                        f"Manipulation check on {what.replace('_', ' ')}: 1 if {c.name} lies on the side the "
+                        f"participant's condition calls for (above {(i.scale.min + i.scale.max) / 2:g} where it is on, "
+                        "below where off; the disclosure is on in every condition), else 0. Nobody is excluded "
+                        "automatically.",
+                        "integer", i.id, c.question.item.subscale, phase, "0=not as expected; 1=as expected", 0, 1,
                         citation=i.citation, validated=i.validated, version=i.version,
                     )
                 )  # fmt: skip
@@ -146,6 +241,7 @@ def wide_rows(study: Study, records: list[ParticipantRecord]) -> list[dict[str, 
             "participant_id": r.participant_id,
             "study": r.study,
             "study_version": r.study_version,
+            "study_package_sha256": r.study_package_sha256,
             "condition": r.condition,
             "consent_version": r.consent_version,
             "consented_at": r.consented_at,
@@ -156,12 +252,16 @@ def wide_rows(study: Study, records: list[ParticipantRecord]) -> list[dict[str, 
             "persona_id": r.persona_id,
             "app_version": r.app_version,
             "backend": r.backend,
+            "panel": r.panel,
+            "panel_study_id": r.panel_study_id,
             "transcript_opt_in": int(r.transcript_opt_in),
             "chat_turns": chat.turns if chat else "",
             "chat_duration_s": chat.seconds if chat else "",
             "chat_abstentions": chat.abstentions if chat else "",
             "chat_refusals": chat.refusals if chat else "",
         }
+        row |= _timings(study, r)
+        row |= _order_values(study, r.order)
         for name in study.demographics:
             row[f"demo_{name}"] = r.demographics.get(name, "")
         for phase in PHASES:
@@ -173,13 +273,21 @@ def wide_rows(study: Study, records: list[ParticipantRecord]) -> list[dict[str, 
                     value = r.answers.get((phase, c.question.column))
                     row[f"{c.name}_pass"] = "" if value is None else int(value == c.question.item.attention)
         for phase in PHASES:
+            for c in study.columns(phase):
+                if c.question.item.manipulation is not None:
+                    value = r.answers.get((phase, c.question.column))
+                    scored = (
+                        None if value is None else study.as_expected(c.question, c.instrument.scale, r.condition, value)
+                    )
+                    row[f"{c.name}_correct"] = "" if scored is None else scored
+        for phase in PHASES:
             for i in study.phase(phase):
                 lo, hi = i.scale.min, i.scale.max
                 for sub in _subscales(i):
                     values = [
                         (lo + hi - v) if q.item.reverse else v
                         for q in i.questions
-                        if q.item.subscale == sub and q.item.attention is None
+                        if q.item.subscale == sub and q.item.scored
                         for v in [r.answers.get((phase, q.column))]
                         if v is not None
                     ]
@@ -208,7 +316,8 @@ LONG_COLUMNS = ["participant_id", "condition", "phase", "instrument", "item", "v
 
 
 def long_csv(study: Study, records: list[ParticipantRecord]) -> str:
-    """The long file: one row per answered item (``item`` is the column name without the phase)."""
+    """The long file: one row per answered item (``item`` is the column name without the phase), then one per
+    timed page (``phase`` ``timing``, ``item`` the wide file's ``seconds_…`` column, ``value`` the seconds)."""
     rows = []
     for r in records:
         for phase in PHASES:
@@ -216,6 +325,9 @@ def long_csv(study: Study, records: list[ParticipantRecord]) -> str:
                 value = r.answers.get((phase, c.question.column))
                 if value is not None:
                     rows.append([r.participant_id, r.condition, phase, c.instrument.id, c.question.column, value])
+        for column, seconds in _timings(study, r).items():
+            if seconds != "":
+                rows.append([r.participant_id, r.condition, "timing", "", column, seconds])
     return _csv(LONG_COLUMNS, rows)
 
 

@@ -6,6 +6,9 @@ subscale, with an ``R`` suffix for reverse-scored items.
 
 from __future__ import annotations
 
+import hashlib
+import random
+import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -56,6 +59,21 @@ class Item(BaseModel):
     attention: int | None = None
     # Where the item comes from in the original scale, e.g. "Jian et al. item 9".
     source: str = ""
+    # Manipulation check: what it checks, ``disclosure`` (shown in every condition) or a condition setting
+    # (``show_citations``). As expected: above the scale's middle where that is on, below it where off.
+    # Such items get no subscale mean.
+    manipulation: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _one_kind_of_check(self) -> Item:
+        if self.attention is not None and self.manipulation is not None:
+            raise ValueError("an item is an attention check or a manipulation check, not both")
+        return self
+
+    @property
+    def scored(self) -> bool:
+        """Whether the item counts in its subscale's mean (checks do not)."""
+        return self.attention is None and self.manipulation is None
 
 
 class Question(BaseModel):
@@ -158,6 +176,41 @@ class Condition(BaseModel):
     show_citations: bool = True
 
 
+class Panel(BaseModel):
+    """Where a participant who came from a paid panel (Prolific or another) goes at the end.
+
+    ``{code}`` in a URL is replaced by its code, e.g. Prolific's
+    ``https://app.prolific.com/submissions/complete?cc={code}`` with ``completion_code: C1ABC23``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    completion_code: str = Field("", max_length=100, pattern=r"^[A-Za-z0-9_-]*$")
+    completion_url: str = Field("", max_length=500, pattern=r"^(https://\S+)?$")
+    screen_out_code: str = Field("", max_length=100, pattern=r"^[A-Za-z0-9_-]*$")
+    screen_out_url: str = Field("", max_length=500, pattern=r"^(https://\S+)?$")
+
+    @model_validator(mode="after")
+    def _codes_have_urls(self) -> Panel:
+        for kind in ("completion", "screen_out"):
+            url, code = getattr(self, f"{kind}_url"), getattr(self, f"{kind}_code")
+            if "{code}" in url and not code:
+                raise ValueError(f"{kind}_url has {{code}} but {kind}_code is empty")
+        return self
+
+    def link(self, kind: str) -> str:
+        """The ``completion`` or ``screen_out`` URL with its code filled in ("" when none is set)."""
+        url, code = getattr(self, f"{kind}_url"), getattr(self, f"{kind}_code")
+        return url.replace("{code}", code)
+
+
+class Block(BaseModel):
+    """An instrument file in ``study.yaml`` written as a mapping, to shuffle its items for each participant."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str
+    shuffle_items: bool = False
+
+
 class StudyFile(BaseModel):
     """``study.yaml`` as written: the files and settings that make up a study."""
 
@@ -165,13 +218,18 @@ class StudyFile(BaseModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: str = "1.0"
     consent: ConsentText
-    instruments: list[str] = Field(min_length=1)
+    # Each entry a file name, or {file: …, shuffle_items: true} to shuffle that block's items per participant.
+    instruments: list[str | Block] = Field(min_length=1)
+    # Shuffle the order of the blocks (instruments) of each phase per participant.
+    shuffle_blocks: bool = False
     conditions: list[Condition] = Field(min_length=1)
     demographics: dict[str, list[str]] = Field(default_factory=dict)
     # Each demographic question as a participant reads it (a sentence), by its name; else its name in words.
     demographic_questions: dict[str, str] = Field(default_factory=dict)
     # Replies a participant must get before "I have finished chatting" is enabled (0: none needed).
     min_turns: int = Field(0, ge=0, le=50)
+    # Where participants from a paid panel go at the end (completion) or on declining / failing a check.
+    panel: Panel = Field(default_factory=Panel)
 
     @model_validator(mode="after")
     def _unique(self) -> StudyFile:
@@ -196,6 +254,29 @@ class Column(BaseModel):
     question: Question
 
 
+# Items per page after the chat: about two phone screens of one-row scales (see assets/style.css).
+MAX_ITEMS_PER_PAGE = 12
+
+
+def pages(columns: list[Column], size: int = MAX_ITEMS_PER_PAGE) -> list[list[Column]]:
+    """The post-chat items in pages of at most ``size``, an instrument kept on one page where it fits."""
+    out: list[list[Column]] = []
+    by_instrument: list[list[Column]] = []
+    for c in columns:
+        if by_instrument and by_instrument[-1][0].instrument.id == c.instrument.id:
+            by_instrument[-1].append(c)
+        else:
+            by_instrument.append([c])
+    for group in by_instrument:
+        for start in range(0, len(group), size):
+            part = group[start : start + size]
+            if out and len(out[-1]) + len(part) <= size:
+                out[-1].extend(part)
+            else:
+                out.append(list(part))
+    return out
+
+
 class Study(BaseModel):
     """A loaded study: consent text, instruments in order, conditions, demographic questions."""
 
@@ -208,6 +289,16 @@ class Study(BaseModel):
     demographics: dict[str, list[str]]
     demographic_questions: dict[str, str] = Field(default_factory=dict)
     min_turns: int = 0
+    panel: Panel = Field(default_factory=Panel)
+    # Order randomisation: the blocks of each phase, and the items of the instruments named here.
+    shuffle_blocks: bool = False
+    shuffle_items: list[str] = Field(default_factory=list)
+    # What the study was loaded from, for its package (clone.survey.package): study.yaml's settings but the
+    # panel's (codes and links differ between sites and must not be published), and each instrument's file
+    # name and sha256 by instrument id.
+    spec: dict = Field(default_factory=dict)
+    files: dict[str, str] = Field(default_factory=dict)
+    file_hashes: dict[str, str] = Field(default_factory=dict)
 
     def demographic_question(self, name: str) -> str:
         """The demographic question ``name`` as a participant reads it (from ``demographic_questions``)."""
@@ -225,6 +316,55 @@ class Study(BaseModel):
             for q in inst.questions
         ]
 
+    @property
+    def shuffled(self) -> bool:
+        """Whether participants see blocks or items in an order of their own."""
+        return self.shuffle_blocks or bool(self.shuffle_items)
+
+    def draw_order(self, rng: random.Random | None = None) -> dict[str, list[str]]:
+        """A participant's order: for each phase, the item columns (``…_pre``) in the order they are shown.
+
+        Blocks keep the file's order unless ``shuffle_blocks``; items keep it unless their instrument is in
+        ``shuffle_items``. Drawn with ``secrets`` unless an ``rng`` is given (tests, simulations).
+        """
+        rng = rng or secrets.SystemRandom()
+        out = {}
+        for phase in PHASES:
+            blocks = self.phase(phase)
+            if self.shuffle_blocks:
+                rng.shuffle(blocks)
+            names: list[str] = []
+            for instrument in blocks:
+                columns = [c.name for c in self.columns(phase) if c.instrument.id == instrument.id]
+                if instrument.id in self.shuffle_items:
+                    rng.shuffle(columns)
+                names += columns
+            out[phase] = names
+        return out
+
+    def shown(self, phase: str, order: dict[str, list[str]] | None) -> list[Column]:
+        """The item columns of ``phase`` in a participant's ``order`` (the file's order where it has none)."""
+        columns = self.columns(phase)
+        names = (order or {}).get(phase) or []
+        by_name = {c.name: c for c in columns}
+        if sorted(names) != sorted(by_name):  # none drawn, or drawn for an earlier version of the study
+            return columns
+        return [by_name[n] for n in names]
+
+    def as_expected(self, question: Question, scale: Scale, condition_id: str, value: int) -> int | None:
+        """A manipulation check's answer scored: 1 if on the side the condition calls for (above the scale's
+        middle where what it checks is on, below it where off), else 0; None for other items or unknown ids."""
+        what = question.item.manipulation
+        if what is None:
+            return None
+        try:
+            # The AI disclosure is never a condition: every condition shows it.
+            on = True if what == "disclosure" else bool(getattr(self.condition(condition_id), what))
+        except SurveyError:
+            return None
+        middle = (scale.min + scale.max) / 2
+        return int(value > middle if on else value < middle)
+
     def condition(self, condition_id: str) -> Condition:
         """A condition by id (``SurveyError`` for one the study does not have)."""
         for c in self.conditions:
@@ -238,10 +378,20 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
     path = Path(path)
     spec: StudyFile = _load(StudyFile, path, "Study")
     # Each instrument file is validated on its own, so an error names the file and the bad field.
-    instruments = [_load(Instrument, path.parent / name) for name in spec.instruments]
+    blocks = [b if isinstance(b, Block) else Block(file=b) for b in spec.instruments]
+    instruments = [_load(Instrument, path.parent / b.file) for b in blocks]
     ids = [i.id for i in instruments]
     if len(set(ids)) != len(ids):
         raise SurveyError(f"Study file {path} lists two instruments with the same id: {', '.join(ids)}.")
+    shuffle_items = [i.id for i, b in zip(instruments, blocks, strict=True) if b.shuffle_items]
+    checkable = {"disclosure"} | {name for name, f in Condition.model_fields.items() if f.annotation is bool}
+    for b, instrument in zip(blocks, instruments, strict=True):
+        for n, item in enumerate(instrument.items, 1):
+            if item.manipulation is not None and item.manipulation not in checkable:
+                raise SurveyError(
+                    f"Instrument file {path.parent / b.file}: item {n} checks {item.manipulation!r}, which is neither "
+                    f"the disclosure nor a condition setting; use one of: {', '.join(sorted(checkable))}."
+                )
     consent_path = path.parent / spec.consent.file
     try:
         consent_text = consent_path.read_text(encoding="utf-8")
@@ -257,4 +407,13 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
         demographics=spec.demographics,
         demographic_questions=spec.demographic_questions,
         min_turns=spec.min_turns,
+        panel=spec.panel,
+        shuffle_blocks=spec.shuffle_blocks,
+        shuffle_items=shuffle_items,
+        spec=spec.model_dump(mode="json", exclude={"panel"}),
+        files={i.id: b.file for i, b in zip(instruments, blocks, strict=True)},
+        file_hashes={
+            i.id: hashlib.sha256((path.parent / b.file).read_bytes()).hexdigest()
+            for i, b in zip(instruments, blocks, strict=True)
+        },
     )

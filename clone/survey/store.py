@@ -22,6 +22,8 @@ from clone import db
 from clone.db import utc_now
 from clone.errors import ConfigError, SurveyError
 from clone.survey.instruments import PHASES, Question, Scale, Study
+from clone.survey.package import package_sha256
+from clone.survey.panel import Arrival, pid_hash
 
 # Append only: never edit a migration that has shipped; add a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -90,6 +92,46 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE IF EXISTS answers;
     DROP TABLE IF EXISTS responses;
     """,
+    # 4: participants from a paid panel. Their panel id is kept only as a keyed hash (the key, a salt per
+    # study, stays in `study_salts` and is never exported). `panel_seen` refuses a second participation and
+    # outlives a withdrawal, so nobody takes part (and is paid) twice by deleting their answers in between.
+    """
+    ALTER TABLE participants ADD COLUMN panel TEXT;
+    ALTER TABLE participants ADD COLUMN panel_study_id TEXT;
+    ALTER TABLE participants ADD COLUMN panel_pid_hash TEXT;
+    CREATE TABLE study_salts (
+        study TEXT PRIMARY KEY,
+        salt  TEXT NOT NULL
+    );
+    CREATE TABLE panel_seen (
+        study          TEXT NOT NULL,
+        panel_pid_hash TEXT NOT NULL,
+        PRIMARY KEY (study, panel_pid_hash)
+    );
+    """,
+    # 5: the order each participant saw, drawn at assignment: JSON {"pre": [item columns], "post": [...]}.
+    """
+    ALTER TABLE participants ADD COLUMN item_order TEXT;
+    """,
+    # 6: when a participant finished each step between the pre- and post-chat answers (the chat, each
+    # post-chat page but the last), for seconds per page; the first time counts.
+    """
+    CREATE TABLE step_times (
+        participant_id TEXT NOT NULL REFERENCES participants(participant_id) ON DELETE CASCADE,
+        step           TEXT NOT NULL,
+        done_at        TEXT NOT NULL,
+        PRIMARY KEY (participant_id, step)
+    );
+    """,
+    # 7: the sha256 of the study package (clone.survey.package) each participant took part under.
+    """
+    ALTER TABLE participants ADD COLUMN study_package_sha256 TEXT;
+    """,
+)
+
+ALREADY_TOOK_PART = (
+    "You have already taken part in this study (the panel's link says so), and each person takes part once. "
+    "Thank you! If you think this is a mistake, please write to the researchers."
 )
 
 
@@ -108,6 +150,8 @@ class Assignment:
     participant_id: str
     condition: str
     block: int
+    # For each phase, the item columns in the order this participant is shown them.
+    order: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -141,6 +185,15 @@ class ParticipantRecord:
     transcript: list | None
     # (phase, column) -> value, column without the phase suffix, e.g. ("pre", "trust_automation_01R")
     answers: dict[tuple[str, str], int] = field(default_factory=dict)
+    # The panel that sent the participant ("prolific", "other"; "" if none) and its study id there.
+    panel: str = ""
+    panel_study_id: str = ""
+    # For each phase, the item columns in the order shown (empty for records from before orders were kept).
+    order: dict[str, list[str]] = field(default_factory=dict)
+    # When each step between the answers was done: "chat", "post_1", ... -> ISO-8601 UTC.
+    steps: dict[str, str] = field(default_factory=dict)
+    # The sha256 of the study package the participant took part under ("" before packages were kept).
+    study_package_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -192,8 +245,12 @@ class SurveyStore:
         persona_id: str,
         app_version: str,
         backend: str,
+        panel: Arrival | None = None,
     ) -> Assignment:
         """Record consent, draw a random participant id and assign a condition (blocked randomization).
+
+        A participant sent by a panel (``panel``) is recorded by the keyed hash of their panel id; one whose
+        hash this study has seen before raises ``SurveyError`` and nothing is written.
 
         Blocks hold every condition twice, shuffled with ``secrets``; the next free slot is taken inside
         the same transaction that writes the participant, under a lock that every replica takes (SQLite's
@@ -203,8 +260,11 @@ class SurveyStore:
         pid = new_study_id()
         now = utc_now()
         ids = [c.id for c in study.conditions]
+        shown = study.draw_order()  # the order of blocks and items this participant will see
+        package = package_sha256(study)
         with db.transaction(self.engine) as conn:
             db.lock(conn, "survey-assign")
+            hashed = self._panel_hash(conn, study, panel) if panel is not None else None
             slot = conn.execute(
                 text(
                     "SELECT block, position, condition FROM assignments WHERE assigned_at IS NULL "
@@ -233,8 +293,10 @@ class SurveyStore:
             conn.execute(
                 text(
                     "INSERT INTO participants (participant_id, study, study_version, consent_version, consented_at, "
-                    "transcript_opt_in, condition, persona_id, app_version, backend) VALUES (:pid, :study, "
-                    ":study_version, :consent_version, :now, :opt_in, :condition, :persona, :app, :backend)"
+                    "transcript_opt_in, condition, persona_id, app_version, backend, panel, panel_study_id, "
+                    "panel_pid_hash, item_order, study_package_sha256) VALUES (:pid, :study, :study_version, "
+                    ":consent_version, :now, :opt_in, :condition, :persona, :app, :backend, :panel, :panel_study, "
+                    ":panel_hash, :order, :package)"
                 ),
                 {
                     "pid": pid,
@@ -247,9 +309,69 @@ class SurveyStore:
                     "persona": persona_id,
                     "app": app_version,
                     "backend": backend,
+                    "panel": panel.panel if panel else None,
+                    "panel_study": (panel.study_id or None) if panel else None,
+                    "panel_hash": hashed,
+                    "order": json.dumps(shown),
+                    "package": package,
                 },
             )
-        return Assignment(pid, condition, block)
+        return Assignment(pid, condition, block, shown)
+
+    @staticmethod
+    def _panel_hash(conn, study: Study, panel: Arrival) -> str:
+        """The panel id's keyed hash, claimed for this study (under the assign lock); ``SurveyError`` if seen."""
+        salt = conn.execute(text("SELECT salt FROM study_salts WHERE study = :study"), {"study": study.id}).scalar()
+        if salt is None:
+            salt = secrets.token_hex(32)
+            conn.execute(
+                text("INSERT INTO study_salts (study, salt) VALUES (:study, :salt)"), {"study": study.id, "salt": salt}
+            )
+        hashed = pid_hash(salt, panel.pid)
+        seen = conn.execute(
+            text("SELECT 1 FROM panel_seen WHERE study = :study AND panel_pid_hash = :hash"),
+            {"study": study.id, "hash": hashed},
+        ).first()
+        if seen is not None:
+            raise SurveyError(ALREADY_TOOK_PART)
+        conn.execute(
+            text("INSERT INTO panel_seen (study, panel_pid_hash) VALUES (:study, :hash)"),
+            {"study": study.id, "hash": hashed},
+        )
+        return hashed
+
+    def step_done(self, participant_id: str, step: str) -> None:
+        """Record when a participant finished ``step`` (``chat``, ``post_1``, ...); a repeat keeps the first."""
+        with db.transaction(self.engine) as conn:
+            if (
+                conn.execute(
+                    text("SELECT 1 FROM participants WHERE participant_id = :pid"), {"pid": participant_id}
+                ).first()
+                is None
+            ):
+                return  # withdrawn meanwhile: nothing to time
+            conn.execute(
+                text(
+                    "INSERT INTO step_times (participant_id, step, done_at) VALUES (:pid, :step, :now) "
+                    "ON CONFLICT (participant_id, step) DO NOTHING"
+                ),
+                {"pid": participant_id, "step": step, "now": utc_now()},
+            )
+
+    def attention_failed(self, study: Study, participant_id: str) -> bool:
+        """Whether any attention check this participant answered differs from the instructed answer."""
+        wanted = {
+            (phase, c.question.column): c.question.item.attention
+            for phase in PHASES
+            for c in study.columns(phase)
+            if c.question.item.attention is not None
+        }
+        rows = db.fetch(
+            self.engine,
+            "SELECT phase, item, value FROM item_answers WHERE participant_id = :pid",
+            {"pid": participant_id},
+        )
+        return any((phase, item) in wanted and value != wanted[(phase, item)] for phase, item, value in rows)
 
     def save_phase(
         self, study: Study, participant_id: str, phase: str, answers: Mapping[str, int | str | None]
@@ -351,13 +473,17 @@ class SurveyStore:
                 text(
                     "SELECT p.participant_id, p.study, p.study_version, p.consent_version, p.consented_at, "
                     "p.transcript_opt_in, p.condition, p.persona_id, p.app_version, p.backend, p.pre_at, p.post_at, "
-                    "p.chat_turns, p.chat_seconds, p.chat_abstentions, p.chat_refusals, p.demographics, p.transcript "
+                    "p.chat_turns, p.chat_seconds, p.chat_abstentions, p.chat_refusals, p.demographics, p.transcript, "
+                    "p.panel, p.panel_study_id, p.item_order, p.study_package_sha256 "
                     "FROM participants p LEFT JOIN assignments a ON a.participant_id = p.participant_id "
                     # Consent times are to the second; the slot (taken in order under the assign lock) breaks ties
                     # the same way on every database.
                     "ORDER BY p.consented_at, a.block, a.position, p.participant_id"
                 )
             ).all()
+            steps: dict[str, dict[str, str]] = {}
+            for pid, step, done_at in conn.execute(text("SELECT participant_id, step, done_at FROM step_times")):
+                steps.setdefault(pid, {})[step] = done_at
             answers: dict[str, dict[tuple[str, str], int]] = {}
             for pid, phase, item, value in conn.execute(
                 text("SELECT participant_id, phase, item, value FROM item_answers")
@@ -375,6 +501,11 @@ class SurveyStore:
                     json.loads(r[16]),
                     json.loads(r[17]) if r[17] is not None else None,
                     answers.get(r[0], {}),
+                    r[18] or "",
+                    r[19] or "",
+                    json.loads(r[20]) if r[20] else {},
+                    steps.get(r[0], {}),
+                    r[21] or "",
                 )
             )
         return out

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from clone.survey.instruments import Column
+from clone.survey.instruments import MAX_ITEMS_PER_PAGE, Column, pages  # noqa: F401 (the pages, re-exported)
 
-# Items per page after the chat: about two phone screens of one-row scales (see assets/style.css).
-MAX_ITEMS_PER_PAGE = 12
 MISSING = "survey-missing"
 ITEM_CLASSES = ["survey-item"]
 # After a step is refused: bring the first question that needs an answer into view and focus it.
@@ -60,25 +58,6 @@ def ask_for(missing: set[int], columns: list[Column], numbers: dict[str, int]) -
     ns = sorted(numbers[columns[n].name] for n in missing)
     listed = ", ".join(str(n) for n in ns)
     return f"Please answer question{'s' if len(ns) > 1 else ''} {listed} (marked in red); your other answers are kept."
-
-
-def pages(columns: list[Column], size: int = MAX_ITEMS_PER_PAGE) -> list[list[Column]]:
-    """The post-chat items in pages of at most ``size``, an instrument kept on one page where it fits."""
-    out: list[list[Column]] = []
-    by_instrument: list[list[Column]] = []
-    for c in columns:
-        if by_instrument and by_instrument[-1][0].instrument.id == c.instrument.id:
-            by_instrument[-1].append(c)
-        else:
-            by_instrument.append([c])
-    for group in by_instrument:
-        for start in range(0, len(group), size):
-            part = group[start : start + size]
-            if out and len(out[-1]) + len(part) <= size:
-                out[-1].extend(part)
-            else:
-                out.append(list(part))
-    return out
 
 
 def rating(n: int, c: Column) -> gr.Radio:

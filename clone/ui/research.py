@@ -3,6 +3,7 @@ Behind the research token."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,15 @@ from gradio.utils import get_upload_folder
 from clone.gate import sweep_exports, sweep_later
 from clone.services import Services
 from clone.survey import write_study_export
-from clone.survey.charts import item_distribution, n_per_condition, pre_post_means
+from clone.survey.charts import (
+    condition_means,
+    dropouts,
+    item_distribution,
+    n_per_condition,
+    pre_post_means,
+    readable,
+)
+from clone.survey.package import package_sha256
 from clone.ui import plot
 from clone.ui.auth import gate, require
 from clone.ui.limits import Limits
@@ -80,6 +89,36 @@ def n_chart(n) -> str:
     )
 
 
+def _interval(row) -> str:
+    """``5.12 [4.80, 5.44]``, or the mean alone (``5.00 [too few]``) below two people, or a dash."""
+    if not row["n"]:
+        return "–"
+    if math.isnan(row["low"]):
+        return f"{row['mean']:.2f} [too few]"
+    return f"{row['mean']:.2f} [{row['low']:.2f}, {row['high']:.2f}]"
+
+
+def glance(study, records) -> str:
+    """Markdown: each scale's mean per condition with its 95% interval and N (finished participants), then how
+    many of each condition reached each step."""
+    means, steps = condition_means(study, records), dropouts(study, records)
+    labels = [readable(c.id) for c in study.conditions]
+    out = [
+        "**Means per condition, 95% confidence intervals (t), finished participants**",
+        "",
+        "| Scale | Phase | " + " | ".join(labels) + " |",
+        "|---|---|" + "---|" * len(labels),
+    ]
+    for (_measure, phase), part in means.groupby(["measure", "phase"], sort=False):
+        cells = [f"{_interval(r)} (n={r['n']})" for _, r in part.iterrows()]
+        out.append(f"| {part['label'].iloc[0]} | {PHASE_WORDS[phase]} | " + " | ".join(cells) + " |")
+    out += ["", "**Participants reaching each step**", "", "| Step | " + " | ".join(labels) + " |"]
+    out.append("|---|" + "---|" * len(labels))
+    for _step, part in steps.groupby("step", sort=False):
+        out.append(f"| {part['label'].iloc[0]} | " + " | ".join(str(n) for n in part["n"]) + " |")
+    return "\n".join(out)
+
+
 @dataclass
 class ResearchHandlers:
     """The researcher console's events, each checking the research token."""
@@ -110,10 +149,22 @@ class ResearchHandlers:
         records = s.store.records()
         finished = sum(r.post_at is not None for r in records)
         conditions = ", ".join(f"`{c.id}`" for c in s.study.conditions)
-        return (
+        package = package_sha256(s.study)
+        # Participants who took part under another package (the study or the app changed since): say so loudly.
+        others = sum(1 for r in records if r.study_package_sha256 and r.study_package_sha256 != package)
+        line = (
             f"**Study `{s.study.id}`, version {s.study.version}.** Conditions: {conditions}. "
-            f"{len(records)} participants, {finished} finished."
+            f"{len(records)} participants, {finished} finished. Study package sha256 `{package}` "
+            "(`python -m clone study package` writes it)."
         )
+        line += "\n\n" + glance(s.study, records)
+        if others:
+            line += (
+                f"\n\n**Warning: {others} participant{'s' if others != 1 else ''} took part under a different study "
+                "package** (the study files or the app version changed since): compare `study_package_sha256` in "
+                "the wide file before pooling their answers."
+            )
+        return line
 
     def export_files(self, token: str, request: gr.Request | None = None) -> list[str]:
         """Write the wide CSV, long CSV and codebook (CSV, JSON); return their paths (needs the research token).

@@ -16,6 +16,7 @@ import gradio as gr
 from clone import __version__
 from clone.errors import SurveyError
 from clone.services import Services
+from clone.survey.panel import arrival
 from clone.ui.items import (
     FOCUS_CHAT_JS,
     FOCUS_MISSING_JS,
@@ -28,6 +29,7 @@ from clone.ui.items import (
     paged_ratings,
     pages,
     rating,
+    scale_ends,
 )
 from clone.ui.limits import Limits, checked_text
 
@@ -36,6 +38,11 @@ def _stage(session: dict | None) -> str:
     """The participant's stage: ``consent`` before agreeing, then ``pre``, ``chat``, ``post``, ``done``."""
     participant = (session or {}).get("participant")
     return participant["stage"] if participant else "consent"
+
+
+def _query(request: gr.Request | None) -> dict[str, str]:
+    """The query parameters of the page the participant opened (empty without a request)."""
+    return dict(getattr(request, "query_params", None) or {})
 
 
 def _moved_on(stage: str) -> str:
@@ -60,9 +67,38 @@ class SurveyHandlers:
     def study(self):
         return self.services.study
 
-    def numbers(self, phase: str) -> dict[str, int]:
-        """Each item column of ``phase`` by its number as shown (1, 2, ...)."""
-        return {c.name: n for n, c in enumerate(self.study.columns(phase), 1)}
+    def numbers(self, phase: str, session: dict | None = None) -> dict[str, int]:
+        """Each item column of ``phase`` by its number as shown to this participant (1, 2, ...)."""
+        return {c.name: n for n, c in enumerate(self.shown(session, phase), 1)}
+
+    def shown(self, session: dict | None, phase: str) -> list:
+        """The item columns of ``phase`` in the order this participant is shown them (drawn at consent).
+
+        The page's rating items are slots in the file's order; where the study shuffles, slot ``n`` shows
+        (and its answer is stored for) the ``n``-th column of this list.
+        """
+        participant = (session or {}).get("participant") or {}
+        return self.study.shown(phase, participant.get("order"))
+
+    def post_pages(self, session: dict | None) -> list[list]:
+        """The post-chat columns this participant is shown, cut into the page's fixed pages of slots."""
+        shown, out, start = self.shown(session, "post"), [], 0
+        for page in pages(self.study.columns("post")):
+            out.append(shown[start : start + len(page)])
+            start += len(page)
+        return out
+
+    def order_items(self, session: dict | None, phase: str) -> list[dict]:
+        """Updates that put this participant's order on the ``phase`` rating slots (question, choices, ends)."""
+        return [
+            gr.update(
+                label=f"{n}. {c.question.item.text}",
+                info=scale_ends(c),
+                choices=[(str(v), v) for v in range(c.instrument.scale.min, c.instrument.scale.max + 1)],
+                value=None,
+            )
+            for n, c in enumerate(self.shown(session, phase), 1)
+        ]
 
     def consent(
         self, agree: bool, keep_transcript: bool, study: dict | None, request: gr.Request | None = None
@@ -92,19 +128,27 @@ class SurveyHandlers:
             self.limits.check(self.limits.participants, request, "new participants")
         except gr.Error as exc:  # the limit speaks in gr.Error; here it is said in place
             return session, gr.update(visible=True), gr.update(visible=False), str(exc.message), gr.update()
-        a = s.store.assign(
-            s.study,
-            consent_version=s.study.consent_version,
-            transcript_opt_in=keep_transcript is True,
-            persona_id=s.persona.id,
-            app_version=__version__,
-            backend=s.clone.backend.name,
-        )
+        try:
+            # A paid panel's link (?PROLIFIC_PID=… or ?pid=…): the page's query string reaches every event.
+            panel = arrival(_query(request))
+            a = s.store.assign(
+                s.study,
+                consent_version=s.study.consent_version,
+                transcript_opt_in=keep_transcript is True,
+                persona_id=s.persona.id,
+                app_version=__version__,
+                backend=s.clone.backend.name,
+                panel=panel,
+            )
+        except SurveyError as exc:  # a broken panel link, or a second participation: said in place
+            return session, gr.update(visible=True), gr.update(visible=False), str(exc), gr.update()
         session["participant"] = {
             "id": a.participant_id,
             "show_citations": s.study.condition(a.condition).show_citations,
             "transcript_opt_in": keep_transcript is True,
             "stage": "pre",
+            "panel": panel.panel if panel else "",
+            "order": a.order,
         }
         return (
             session,
@@ -114,12 +158,17 @@ class SurveyHandlers:
             gr.update(elem_classes=ITEM_CLASSES),
         )
 
-    def decline(self) -> tuple:
-        """No thanks: nothing is stored, and the chat stays open."""
-        return (
-            gr.update(visible=False),
-            "No problem: nothing about you is stored for research. You can still chat in the **Chat** tab.",
-        )
+    def decline(self, request: gr.Request | None = None) -> tuple:
+        """No thanks: nothing is stored, and the chat stays open; someone a panel sent gets its screen-out link."""
+        line = "No problem: nothing about you is stored for research. You can still chat in the **Chat** tab."
+        try:
+            panel = arrival(_query(request))
+        except SurveyError:
+            panel = None  # declining stores nothing, so a broken link changes nothing here
+        link = self.study.panel.link("screen_out")
+        if panel is not None and link:
+            line += f" To tell the panel that sent you, please follow [this link back to it]({link})."
+        return gr.update(visible=False), line
 
     def turns(self, session: dict | None) -> int:
         """Replies this participant has had so far (counted on the server)."""
@@ -148,7 +197,7 @@ class SurveyHandlers:
         item). A missing answer is marked beside its item and the step stays with every answer in place.
         """
         s = self.services
-        columns = s.study.columns("pre")
+        columns = self.shown(session, "pre")
         stage = _stage(session)
         session = dict(session or {})
         if stage != "pre":
@@ -165,7 +214,7 @@ class SurveyHandlers:
         participant = session["participant"]
         problem = ""
         if missing:
-            problem = ask_for(missing, columns, self.numbers("pre"))
+            problem = ask_for(missing, columns, self.numbers("pre", session))
         else:
             try:
                 columns_by_name = [c.question.column for c in columns]
@@ -208,18 +257,21 @@ class SurveyHandlers:
             _, line = self.chat_progress(session)
             return session, gr.update(visible=True), gr.update(visible=False), line, gr.update(visible=True)
         session["participant"] = session["participant"] | {"stage": "post"}
+        self.services.store.step_done(session["participant"]["id"], "chat")  # the chat step's time
         return session, gr.update(visible=False), gr.update(visible=True), "", gr.update(visible=False)
 
-    def check_page(self, page: int, *answers) -> tuple:
+    def check_page(self, page: int, *answers, session: dict | None = None) -> tuple:
         """ "Next" on page ``page`` of the post-chat questions: on to the next page once every item is answered.
 
         Returns (this page, the next page, status, then one update per item of this page).
         """
-        columns = pages(self.study.columns("post"))[page]
+        columns = self.post_pages(session)[page]
         missing = missing_answers(answers)
         if missing:
-            text = ask_for(missing, columns, self.numbers("post"))
+            text = ask_for(missing, columns, self.numbers("post", session))
             return gr.update(visible=True), gr.update(visible=False), text, *marked(columns, missing)
+        if _stage(session) == "post":  # the page's time (the last page's is the post-chat answers' own)
+            self.services.store.step_done(session["participant"]["id"], f"post_{page + 1}")
         return gr.update(visible=False), gr.update(visible=True), "", *marked(columns)
 
     def submit_post(self, session: dict | None, *values) -> tuple:
@@ -230,8 +282,8 @@ class SurveyHandlers:
         per page, one update per item). A missing answer opens its page, marked, and nothing is lost.
         """
         s = self.services
-        all_columns = s.study.columns("post")
-        paged = pages(all_columns)
+        all_columns = self.shown(session, "post")
+        paged = self.post_pages(session)
         stage = _stage(session)
         session = dict(session or {})
         n = len(all_columns)
@@ -250,7 +302,7 @@ class SurveyHandlers:
             )
         participant = session["participant"]
         missing = missing_answers(answers) if len(answers) == n else set()
-        problem = ask_for(missing, all_columns, self.numbers("post")) if missing else ""
+        problem = ask_for(missing, all_columns, self.numbers("post", session)) if missing else ""
         if not problem:
             metrics, transcript = s.tally.metrics(participant["id"])
             try:
@@ -292,6 +344,8 @@ class SurveyHandlers:
             f"Thank you, your answers are saved. Your completion code is **{code}**. {WHERE_TO_PASTE} "
             "It is also your deletion code: keep it if you may want your answers deleted later."
         )
+        if participant.get("panel"):
+            message, code = self._panel_ending(participant["id"], code)
         return (
             session,
             gr.update(visible=False),
@@ -302,6 +356,31 @@ class SurveyHandlers:
             *keep[0],
             *marked(all_columns),
         )
+
+    def _panel_ending(self, participant_id: str, code: str) -> tuple[str, str]:
+        """The last words to someone a panel sent, and the code for the box: the panel's completion code and
+        link, or its screen-out link (after a failed check question); the participant's own code stays in the
+        words, as their deletion code."""
+        panel = self.study.panel
+        keep = f"Your own code is **{code}**: it deletes your answers here if you ask us to later."
+        screen_out = panel.link("screen_out")
+        if screen_out and self.services.store.attention_failed(self.study, participant_id):
+            coded = f" with the code **{panel.screen_out_code}**" if panel.screen_out_code else ""
+            return (
+                "Thank you, your answers are saved. One of the check questions (the ones that ask for a given "
+                f"answer) was answered differently, so the study sends you back [to the panel]({screen_out})"
+                f"{coded}. {keep}",
+                panel.screen_out_code or code,
+            )
+        completion = panel.link("completion")
+        if completion:
+            coded = f" with the code **{panel.completion_code}**" if panel.completion_code else ""
+            return (
+                f"Thank you, your answers are saved. Please go [back to the panel to be credited]({completion})"
+                f"{coded}. {keep}",
+                panel.completion_code or code,
+            )
+        return f"Thank you, your answers are saved. Your completion code is **{code}**. {WHERE_TO_PASTE} {keep}", code
 
     def delete_answers(self, code: str) -> str:
         """Delete everything stored under a completion code."""
@@ -405,9 +484,12 @@ def build(
 
     # Without a chat tab to put it on, the reminder sits here (hidden but for the chat step).
     reminder_group, back = chat_reminder or reminder()
-    start.click(
+    started = start.click(
         h.consent, [agree, keep, session], [session, consent_step, pre_step, status, agree], api_name="consent"
-    ).then(None, js=FOCUS_MISSING_JS)
+    )
+    if study.shuffled:  # the participant's own order, drawn at consent, onto the rating slots
+        started = started.then(lambda st: h.order_items(st, "pre"), session, pre, api_visibility="private")
+    started.then(None, js=FOCUS_MISSING_JS)
     no.click(h.decline, None, [consent_step, status], api_visibility="private")
     pre_done.click(
         h.submit_pre,
@@ -415,18 +497,20 @@ def build(
         [session, pre_step, chat_step, status, reminder_group, chatted, *pre],
         api_name="submit_pre",
     ).then(None, js=FOCUS_MISSING_JS)
-    chatted.click(
+    finished = chatted.click(
         h.finish_chat, session, [session, chat_step, post_step, status, reminder_group], api_visibility="private"
     )
+    if study.shuffled:
+        finished.then(lambda st: h.order_items(st, "post"), session, post, api_visibility="private")
     for i, button in enumerate(nexts):
         page_items = [post_by_name[c.name] for c in paged[i]]
 
-        def next_page(*answers, _i=i):
-            return h.check_page(_i, *answers)
+        def next_page(state, *answers, _i=i):
+            return h.check_page(_i, *answers, session=state)
 
         button.click(
             next_page,
-            page_items,
+            [session, *page_items],
             [page_columns[i], page_columns[i + 1], status, *page_items],
             api_visibility="private",
         ).then(None, js=FOCUS_MISSING_JS)
