@@ -79,8 +79,13 @@ def choose(page, tap, column, value: int) -> None:
 
 def open_tab(page, tap, name: str, tabs: str = "#clone-tabs") -> None:
     tab = page.locator(tabs).get_by_role("tab", name=name)
-    if not tab.is_visible():  # on a phone the tabs that do not fit sit in Gradio's "More tabs" menu
-        tap(page.locator(f"{tabs} .overflow-menu button[aria-label='More tabs']"))
+    more = page.locator(f"{tabs} .overflow-menu button[aria-label='More tabs']")
+    # Gradio measures the tab bar after layout and then moves the tabs that do not fit into its "More tabs"
+    # menu (on a phone): decide only once the bar has settled, or a tab seen a moment ago may be gone.
+    tab.or_(more).first.wait_for()
+    page.wait_for_timeout(500)
+    if not tab.is_visible():
+        tap(more)
         tab = page.locator(f"{tabs} .overflow-dropdown button", has_text=name)
     tap(tab)
 
