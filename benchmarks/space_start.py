@@ -38,6 +38,7 @@ from benchmarks.common import (
     wait_serving,
     write_result,
 )
+from tests.harness import stop
 
 WATCH = ROOT / "tests" / "data" / "space_process"
 HEAVY = ("torch", "transformers", "sentence_transformers", "nncf")
@@ -110,12 +111,7 @@ def first_chat(space: Path, question: str, *, python: str = sys.executable, **ex
             answered = time.perf_counter() - start
             modules = loaded_modules(proc, watch)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
     return {
         "serving_s": serving,
         "first_chat_s": answered,

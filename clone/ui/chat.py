@@ -17,8 +17,7 @@ from clone.errors import CloneError, InboxError
 from clone.guardrails import disclosure
 from clone.memory import bounded
 from clone.reply import reply_markdown
-from clone.services import Services
-from clone.ui.limits import CHAT_LIMIT_TEXT, Limits, checked_text
+from clone.ui.limits import CHAT_LIMIT_TEXT, Screen, checked_text
 from clone.ui.page import avatar_path
 
 log = logging.getLogger(__name__)
@@ -66,20 +65,10 @@ def reminder_markdown(name: str) -> str:
 
 
 @dataclass
-class ChatHandlers:
+class ChatHandlers(Screen):
     """The chat's events and the ``/chat`` API, plain functions over the services."""
 
-    services: Services
     show_citations: bool = True
-    limits: Limits | None = None
-
-    def __post_init__(self) -> None:
-        # Per-client limits, shared by every screen and route of this process (see clone.ui.limits).
-        self.limits = self.limits or Limits(self.services.settings)
-
-    @property
-    def settings(self):
-        return self.services.settings
 
     def respond(
         self,

@@ -14,12 +14,11 @@ from starlette.routing import Route
 
 from clone.analytics import rates_long
 from clone.errors import CloneError
-from clone.services import Services
 from clone.survey.charts import n_per_condition
 from clone.trust.consent import summary_markdown
 from clone.ui import plot
 from clone.ui.auth import gate, require
-from clone.ui.limits import Limits, checked_text
+from clone.ui.limits import Screen, checked_text
 from clone.ui.research import n_chart
 
 WIDGET_PATH = "/widget"
@@ -51,19 +50,8 @@ def _day_label(day: str) -> str:
 
 
 @dataclass
-class CreatorHandlers:
+class CreatorHandlers(Screen):
     """The creator console's events, each checking the creator token."""
-
-    services: Services
-    limits: Limits | None = None
-
-    def __post_init__(self) -> None:
-        # Per-client limits, shared by every screen and route of this process (see clone.ui.limits).
-        self.limits = self.limits or Limits(self.services.settings)
-
-    @property
-    def settings(self):
-        return self.services.settings
 
     def _require(self, token: str, what: str, request: gr.Request | None = None) -> None:
         """The creator token, with the wrong-token throttle of ``CLONE_WRONG_TOKENS_PER_HOUR`` per client."""

@@ -6,11 +6,13 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+from dataclasses import dataclass
 
 import gradio as gr
 
 from clone.config import Settings
 from clone.ratelimit import RateLimit, client_address, client_key, wait_text
+from clone.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,23 @@ class Limits:
                 f"Too many {what} from your connection in a short time; please try again in {wait_text(wait)}.",
                 print_exception=False,
             )
+
+
+@dataclass
+class Screen:
+    """What every screen's handler object holds: the services, and the per-client limits it shares with
+    the other screens of this process (made from the settings when not given)."""
+
+    services: Services
+    limits: Limits | None = None
+
+    def __post_init__(self) -> None:
+        self.limits = self.limits or Limits(self.services.settings)
+
+    @property
+    def settings(self):
+        """The settings the services were opened with."""
+        return self.services.settings
 
 
 def checked_text(value, what: str) -> str:

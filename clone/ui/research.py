@@ -11,7 +11,6 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from clone.gate import sweep_exports, sweep_later
-from clone.services import Services
 from clone.survey import write_study_export
 from clone.survey.charts import (
     condition_means,
@@ -24,7 +23,7 @@ from clone.survey.charts import (
 from clone.survey.package import package_sha256
 from clone.ui import plot
 from clone.ui.auth import gate, require
-from clone.ui.limits import Limits
+from clone.ui.limits import Screen
 
 PHASE_WORDS = {"pre": "before the chat", "post": "after the chat"}
 DIST_TITLE = "Answers per item"
@@ -120,15 +119,8 @@ def glance(study, records) -> str:
 
 
 @dataclass
-class ResearchHandlers:
+class ResearchHandlers(Screen):
     """The researcher console's events, each checking the research token."""
-
-    services: Services
-    limits: Limits | None = None
-
-    def __post_init__(self) -> None:
-        # Per-client limits, shared by every screen and route of this process (see clone.ui.limits).
-        self.limits = self.limits or Limits(self.services.settings)
 
     def _require(self, token: str, what: str, request: gr.Request | None = None) -> None:
         """The research token, with the wrong-token throttle of ``CLONE_WRONG_TOKENS_PER_HOUR`` per client."""

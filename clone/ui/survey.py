@@ -15,7 +15,6 @@ import gradio as gr
 
 from clone import __version__
 from clone.errors import SurveyError
-from clone.services import Services
 from clone.survey.panel import arrival
 from clone.ui.items import (
     FOCUS_CHAT_JS,
@@ -31,7 +30,7 @@ from clone.ui.items import (
     rating,
     scale_ends,
 )
-from clone.ui.limits import Limits, checked_text
+from clone.ui.limits import Screen, checked_text
 
 
 def _stage(session: dict | None) -> str:
@@ -53,15 +52,8 @@ def _moved_on(stage: str) -> str:
 
 
 @dataclass
-class SurveyHandlers:
+class SurveyHandlers(Screen):
     """The survey's steps, plain functions over the study and its store; none of them raises ``gr.Error``."""
-
-    services: Services
-    limits: Limits | None = None
-
-    def __post_init__(self) -> None:
-        # Per-client limits, shared by every screen and route of this process (see clone.ui.limits).
-        self.limits = self.limits or Limits(self.services.settings)
 
     @property
     def study(self):
