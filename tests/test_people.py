@@ -241,9 +241,9 @@ def test_the_embed_snippet_has_the_apps_own_address(screens):
 
 def test_the_survey_builds_on_its_own_page_too(screens):
     """Without tabs (a page of its own) the study reminder sits in the survey and nothing points nowhere."""
-    from clone.ui import survey
+    from clone.ui import survey_view
 
     with gr.Blocks() as page:
-        survey.build(screens.survey, gr.State({}))
+        survey_view.build(screens.survey, gr.State({}))
     ids = {c.get("props", {}).get("elem_id"): c for c in page.config["components"]}
     assert "study-back" in ids and ids["survey-go-chat"]["props"]["visible"] is False

@@ -16,7 +16,7 @@ from clone.config import ASSETS_DIR, Settings, check_tokens, load_settings
 from clone.gate import Gate
 from clone.services import Services
 from clone.survey.http import export_routes
-from clone.ui import about, chat, creator, research, survey, verify
+from clone.ui import about, chat, creator, research, survey, survey_view, verify
 from clone.ui.auth import ensure_tokens
 from clone.ui.limits import Limits, text_arguments
 from clone.ui.page import CSS_PATH, header
@@ -64,10 +64,10 @@ def build_app(services: Services) -> gr.Blocks:
         study_state = gr.State({})
         with gr.Tabs(elem_id="clone-tabs") as tabs:
             with gr.Tab("Chat", id="chat"):
-                reminder = survey.reminder()  # the study's "Back to the questions", shown to participants
+                reminder = survey_view.reminder()  # the study's "Back to the questions", shown to participants
                 chat.build(chat_h, "chat", study=study_state)
             with gr.Tab("Survey", id="survey") as survey_tab:
-                survey.build(screens.survey, study_state, tabs=tabs, survey_tab=survey_tab, chat_reminder=reminder)
+                survey_view.build(screens.survey, study_state, tabs=tabs, survey_tab=survey_tab, chat_reminder=reminder)
             with gr.Tab("Verify", id="verify"):
                 verify.build(screens.verify)
             with gr.Tab("About this clone", id="about"):
