@@ -38,21 +38,20 @@ LIMITS = {
 }
 
 
+def demo_app(tmp_path_factory, demo_index_home, name: str, **env: str):
+    """``python app.py`` for the demo creator with both tokens and ``env``; yields (url, home, log path)."""
+    home = tmp_path_factory.mktemp(name)
+    shutil.copytree(demo_index_home / "index", home / "index")
+    log = home / "server.log"
+    tokens = {"CLONE_RESEARCH_TOKEN": RESEARCH_TOKEN, "CLONE_CREATOR_TOKEN": CREATOR_TOKEN}
+    with serving_app(home, log, **tokens, CLONE_BACKEND="extractive", **env) as url:
+        yield url, home, log
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, demo_index_home):
     """``python app.py`` with small limits; yields (url, home, log path)."""
-    home = tmp_path_factory.mktemp("abuse-home")
-    shutil.copytree(demo_index_home / "index", home / "index")
-    log = home / "server.log"
-    with serving_app(
-        home,
-        log,
-        CLONE_RESEARCH_TOKEN=RESEARCH_TOKEN,
-        CLONE_CREATOR_TOKEN=CREATOR_TOKEN,
-        CLONE_BACKEND="extractive",
-        **LIMITS,
-    ) as url:
-        yield url, home, log
+    yield from demo_app(tmp_path_factory, demo_index_home, "abuse-home", **LIMITS)
 
 
 def call(base: str, name: str, data: list, session: str | None = None) -> tuple[str, object]:
@@ -290,15 +289,4 @@ def test_none_and_huge_chat_messages_get_answers_not_errors(roomy_server):
 @pytest.fixture(scope="module")
 def roomy_server(tmp_path_factory, demo_index_home):
     """The app with limits high enough that only the arguments decide; yields (url, home, log path)."""
-    home = tmp_path_factory.mktemp("roomy-home")
-    shutil.copytree(demo_index_home / "index", home / "index")
-    log = home / "server.log"
-    with serving_app(
-        home,
-        log,
-        CLONE_RESEARCH_TOKEN=RESEARCH_TOKEN,
-        CLONE_CREATOR_TOKEN=CREATOR_TOKEN,
-        CLONE_BACKEND="extractive",
-        CLONE_WRONG_TOKENS_PER_HOUR="1000",
-    ) as url:
-        yield url, home, log
+    yield from demo_app(tmp_path_factory, demo_index_home, "roomy-home", CLONE_WRONG_TOKENS_PER_HOUR="1000")

@@ -102,14 +102,17 @@ def pre_post_means(study: Study, records: list[ParticipantRecord]) -> pd.DataFra
         for instrument in repeated:
             for sub in _subscales(instrument):
                 for phase in PHASES:
-                    scores = [p[f"{instrument.id}_{sub}_mean_{phase}"] for p in people]
-                    scores = [s for s in scores if s != ""]
-                    mean, sd, low, high = (round(v, 4) for v in mean_interval(scores))
-                    rows.append(
-                        [condition, f"{instrument.id}_{sub}", phase, mean, len(scores), sd, low, high,
-                         subscale_label(instrument, sub), readable(condition)]
-                    )  # fmt: skip
+                    rows.append(_mean_row(condition, instrument, sub, phase, people))
     return pd.DataFrame(rows, columns=SHIFT_COLUMNS)
+
+
+def _mean_row(condition: str, instrument, sub: str, phase: str, people: list[dict]) -> list:
+    """One row of :data:`SHIFT_COLUMNS`: a subscale's mean in a phase over ``people`` (wide rows), with its interval."""
+    scores = [p[f"{instrument.id}_{sub}_mean_{phase}"] for p in people]
+    scores = [s for s in scores if s != ""]
+    mean, sd, low, high = (round(v, 4) for v in mean_interval(scores))
+    return [condition, f"{instrument.id}_{sub}", phase, mean, len(scores), sd, low, high,
+            subscale_label(instrument, sub), readable(condition)]  # fmt: skip
 
 
 def n_per_condition(study: Study, records: list[ParticipantRecord], assignments: list[AssignmentRow]) -> pd.DataFrame:
@@ -147,13 +150,7 @@ def condition_means(study: Study, records: list[ParticipantRecord]) -> pd.DataFr
         for phase in PHASES:
             for instrument in study.phase(phase):
                 for sub in _subscales(instrument):
-                    scores = [p[f"{instrument.id}_{sub}_mean_{phase}"] for p in people]
-                    scores = [s for s in scores if s != ""]
-                    mean, sd, low, high = (round(v, 4) for v in mean_interval(scores))
-                    rows.append(
-                        [condition, f"{instrument.id}_{sub}", phase, mean, len(scores), sd, low, high,
-                         subscale_label(instrument, sub), readable(condition)]
-                    )  # fmt: skip
+                    rows.append(_mean_row(condition, instrument, sub, phase, people))
     return pd.DataFrame(rows, columns=SHIFT_COLUMNS)
 
 
