@@ -1,16 +1,16 @@
 """Guard classifiers on labelled prompts never tuned on: precision and recall per guarded intent.
 
-    python -m benchmarks.guard_intents            # the tables (held-out set v3, then old test split) and the cost
+    python -m benchmarks.guard_intents            # the tables (held-out set v4, then old test split) and the cost
     python -m benchmarks.guard_intents --tune     # cross-validation on the train split only
 
 The set (``clone/data/guard_intents.jsonl``) was split once, stratified by intent, with a fixed
 seed; the split is recorded in the file. ``--tune`` chooses the classifier's settings (L2 strength,
 the benign-probability floor, the crisis floor) by 5-fold cross-validation inside ``train``. The
-default run trains on all of ``train`` and reports on the held-out set v3
-(``clone/data/guard_intents_heldout3.jsonl``, split ``heldout3``), written fresh and committed before
-the third version of the classifier was tuned, and on the old ``test`` split, which the first
-version was looked at on a few times (so it is labelled as seen). The second version's held-out set
-was measured on, so its rows are now part of ``train``. Both go through ``check_message`` as the
+default run trains on all of ``train`` and reports on the held-out set v4
+(``clone/data/guard_intents_heldout4.jsonl``, split ``heldout4``), written fresh, without access to the
+classifier or its data, before the fourth version was tuned, and on the old ``test`` split, which the first
+version was looked at on a few times (so it is labelled as seen). The earlier held-out sets (v2, v3)
+were measured on, so their rows are now part of ``train``. Both go through ``check_message`` as the
 app does: the rules first, then the classifier for what they let through.
 
 Cost: the median time of ``check_message`` per message, rules only and rules + classifier, with
@@ -20,16 +20,16 @@ the question's vector not yet cached (as for a fan's new message; retrieval then
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
-from types import SimpleNamespace
 
 import numpy as np
 
 from benchmarks.common import machine, markdown_table, write_result
 from clone import intents
 from clone.embeddings import get_embeddings
-from clone.guardrails import check_message
+from clone.guardrails import check_message, clean_message, rule_intent
 from clone.index import _query_cache, _query_lock
 
 MAX_CHARS = 2000
@@ -77,43 +77,54 @@ def cost(messages: list[tuple[str, str, str]], classifier, rounds: int = 3) -> t
     return statistics.median(rules) * 1000, statistics.median(both) * 1000
 
 
-def tune(embeddings, folds: int = 5) -> None:
-    """Cross-validate the settings on ``train`` only: for each, the worst intent's recall and the false refusals."""
+def cross_validated(embeddings, l2: float, folds: int = 5) -> tuple[list[str], list[str | None], np.ndarray]:
+    """Each ``train`` message's truth, first matching rule and class probabilities from a model that did not
+    see it (stratified folds; the IDF comes from each fold's training part only)."""
     messages = intents.labelled("train")
     truth = [m[1] for m in messages]
-    rules = predict(messages, None)
-    texts = [intents.normalise_names(t, intents.name_variants(n)) for t, _, n in messages]
+    rules = [rule_intent(clean_message(t)) for t, _, _ in messages]
+    texts = [intents.normalise_names(clean_message(t), intents.name_variants(n)) for t, _, n in messages]
     vectors = np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
     rng = np.random.default_rng(12)
     fold = np.empty(len(truth), dtype=int)
-    for label in sorted(set(truth)):  # stratified folds
+    for label in sorted(set(truth)):
         idx = np.flatnonzero(np.array(truth) == label)
         fold[idx] = rng.permutation(len(idx)) % folds
+    probs = np.zeros((len(truth), len(intents.IntentClassifier.classes)))
+    for f in range(folds):
+        fit_on = fold != f
+        idf = intents.inverse_document_frequency([t for t, keep in zip(texts, fit_on, strict=True) if keep])
+        x = intents.features(vectors, texts, idf)
+        w, b = intents.fit(x[fit_on], [t for t, keep in zip(truth, fit_on, strict=True) if keep], l2=l2)
+        probs[~fit_on] = intents._softmax(x[~fit_on] @ w + b)
+    return truth, rules, probs
+
+
+def tune(embeddings, folds: int = 5, top: int = 20) -> None:
+    """Cross-validate the settings on ``train`` only: for each, the worst intent's recall and the false refusals.
+
+    Decisions go through :func:`clone.intents.combine` with each message's first matching rule, as in
+    ``check_message``. Printed best first by worst-intent recall minus false refusals.
+    """
     rows = []
-    for l2 in (3e-5, 1e-4, 3e-4):
-        probs = np.zeros((len(truth), len(intents.IntentClassifier.classes)))
-        for f in range(folds):
-            fit_on = fold != f
-            idf = intents.inverse_document_frequency([t for t, keep in zip(texts, fit_on, strict=True) if keep])
-            x = intents.features(vectors, texts, idf)  # the IDF comes from the fold's training part only
-            w, b = intents.fit(x[fit_on], [t for t, keep in zip(truth, fit_on, strict=True) if keep], l2=l2)
-            probs[~fit_on] = intents._softmax(x[~fit_on] @ w + b)
-        for floor in (0.2, 0.25, 0.3, 0.35, 0.4):
-            for crisis in (0.4, 0.5, 0.6, 1.01):
-                clf = SimpleNamespace(benign_floor=floor, crisis_floor=crisis, classes=intents.IntentClassifier.classes)
-                pred = []
-                for rule, p in zip(rules, probs, strict=True):
-                    hit = intents.IntentClassifier.decide(clf, p)  # combined as check_message does
-                    if hit is not None and (rule == intents.BENIGN or (rule == "medical" and hit.intent == "crisis")):
-                        pred.append(hit.intent)
-                    else:
-                        pred.append(rule)
-                scores, fr = intents.score(truth, pred)
-                worst = min(s.recall for s in scores.values())
-                stopped = min(s.stopped for s in scores.values())
-                rows.append([l2, floor, crisis, f"{worst:.2f}", f"{stopped:.2f}", f"{fr:.3f}"])
-    header = ["l2", "benign floor", "crisis floor", "min recall", "min stopped", "false refusals"]
-    print(markdown_table(header, rows))
+    for l2 in (3e-5, 1e-4):
+        truth, rules, probs = cross_validated(embeddings, l2, folds)
+        grid = itertools.product((0.2, 0.25, 0.3, 0.35), (0.4, 0.5, 0.6), (0.8, 0.9, 0.95, 1.01), (0.7, 0.8, 0.9, 1.01))
+        for floor, crisis, overrule, relabel in grid:
+            floors = dict(benign_floor=floor, crisis_floor=crisis, overrule_floor=overrule, relabel_floor=relabel)
+            pred = [
+                "crisis" if rule == "crisis" else (intents.combine(rule, p, **floors) or intents.BENIGN)
+                for rule, p in zip(rules, probs, strict=True)
+            ]
+            scores, fr = intents.score(truth, pred)
+            worst = min(s.recall for s in scores.values())
+            stopped = min(s.stopped for s in scores.values())
+            rows.append([l2, floor, crisis, overrule, relabel, worst, f"{stopped:.2f}", fr])
+    rows.sort(key=lambda r: r[5] - r[7], reverse=True)
+    header = ["l2", "benign floor", "crisis floor", "overrule floor", "relabel floor", "min recall", "min stopped"]
+    print(
+        markdown_table([*header, "false refusals"], [[*r[:5], f"{r[5]:.3f}", r[6], f"{r[7]:.3f}"] for r in rows[:top]])
+    )
 
 
 def main() -> None:
@@ -130,7 +141,7 @@ def main() -> None:
     train = len(intents.labelled("train"))
     parts = []
     for split, title in (
-        (intents.HELDOUT_SPLIT, "Held-out set v3 (written fresh before the third version was tuned; never tuned on)"),
+        (intents.HELDOUT_SPLIT, "Held-out set v4 (written fresh before the fourth version was tuned; never tuned on)"),
         ("test", "Old test split (seen during the first pass: the first version was checked on it a few times)"),
     ):
         messages = intents.labelled(split)

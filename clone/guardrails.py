@@ -217,6 +217,33 @@ def _refusal(cleaned: str, name: str, kind: str) -> Verdict:
     return Verdict(cleaned, prompt(f"refuse_{kind}").format(name=name), kind, refused=True)
 
 
+def _guarded(cleaned: str, name: str, kind: str) -> Verdict:
+    """The reply to a guarded intent: the "I'm an AI clone" answer for identity, else that intent's refusal."""
+    if kind == "identity":
+        return Verdict(cleaned, prompt("identity").format(name=name), "identity")
+    return _refusal(cleaned, name, kind)
+
+
+# The rules after the crisis rule, in the order they decide: a question about whether the clone is human
+# is answered before anything else it says is refused.
+_RULES: tuple[tuple[str, re.Pattern], ...] = (
+    ("identity", _IDENTITY),
+    ("instructions", _LEAK),
+    ("injection", _OVERRIDE),
+    ("speak_for_creator", _SPEAK_FOR),
+    ("medical", _MEDICAL),
+    ("legal", _LEGAL),
+    ("financial", _FINANCIAL),
+)
+
+
+def rule_intent(cleaned: str) -> str | None:
+    """The guarded intent the first matching rule gives a (cleaned) message, or None when no rule matches."""
+    if _CRISIS.search(cleaned):
+        return "crisis"
+    return next((kind for kind, pattern in _RULES if pattern.search(cleaned)), None)
+
+
 def check_message(
     text: str | None,
     *,
@@ -228,50 +255,35 @@ def check_message(
 ) -> Verdict:
     """Validate a fan's message and apply the guardrails before anything else sees it.
 
-    The order matters: a crisis message gets help before anything else, and a question about
-    whether the clone is human is always answered, whatever else the message says. ``classifier``
-    (an :class:`clone.intents.IntentClassifier`, or None for the rules alone) recognises the same
-    intents by meaning, with the creator's ``name`` and ``aliases`` normalised. The rules decide
-    first (cheap, exact), except that a message the medical rule matches and the classifier reads as
-    a crisis gets crisis help; of what the rules let through, a crisis reading gets crisis help,
-    then the persona's topics to avoid apply (the creator's own choice), then any other intent the
-    classifier reads gets the reply the matching rule gives.
+    The crisis rule decides first and alone: a message it matches always gets help. Then the other
+    rules and ``classifier`` (an :class:`clone.intents.IntentClassifier`, or None for the rules alone),
+    which recognises the same intents by meaning with the creator's ``name`` and ``aliases``
+    normalised, are combined by :meth:`~clone.intents.IntentClassifier.combine`: a crisis reading gets
+    help; a rule's match stands unless the classifier is confident the message is an ordinary question
+    ("what are the rules of cricket?") or confidently reads another intent ("stop saying you're an AI" is
+    an override, not a question about identity). What no rule matched goes to the persona's topics to
+    avoid (the creator's own choice) before the classifier's reading of another intent applies.
     """
     cleaned = clean_message(text)
     if not cleaned:
         return Verdict(cleaned, prompt("empty_message").format(name=name), "empty")
     if len(cleaned) > max_chars:
         return Verdict(cleaned, prompt("too_long").format(length=len(cleaned), limit=max_chars), "too_long")
-    if _CRISIS.search(cleaned):
+    rule = rule_intent(cleaned)
+    if rule == "crisis":
         return _refusal(cleaned, name, "crisis")
-    if is_identity_question(cleaned):
-        return Verdict(cleaned, prompt("identity").format(name=name), "identity")
-    if _LEAK.search(cleaned):
-        return _refusal(cleaned, name, "instructions")
-    if _OVERRIDE.search(cleaned):
-        return _refusal(cleaned, name, "injection")
-    if _SPEAK_FOR.search(cleaned):
-        return _refusal(cleaned, name, "speak_for_creator")
-    hit = None
+    kind = rule
     if classifier is not None:
         from clone.intents import name_variants
 
-        hit = classifier.classify(cleaned, name_variants(name, aliases))
-    for kind, pattern in (("medical", _MEDICAL), ("legal", _LEGAL), ("financial", _FINANCIAL)):
-        if pattern.search(cleaned):
-            # "How many pills would it take ..." reads as medical to the rules; the classifier
-            # tells a crisis apart, and a crisis gets help rather than a medical refusal.
-            crisis = kind == "medical" and hit is not None and hit.intent == "crisis"
-            return _refusal(cleaned, name, "crisis" if crisis else kind)
-    if hit is not None and hit.intent == "crisis":
-        return _refusal(cleaned, name, "crisis")
+        kind = classifier.combine(rule, classifier.message_probabilities(cleaned, name_variants(name, aliases)))
+    if kind == "crisis" or (rule is not None and kind is not None):
+        return _guarded(cleaned, name, kind)
     topic = _avoided_topic(cleaned, list(topics_to_avoid))
     if topic:
         return Verdict(cleaned, prompt("refuse_topic").format(name=name, topic=topic), "avoided_topic", refused=True)
-    if hit is not None:
-        if hit.intent == "identity":
-            return Verdict(cleaned, prompt("identity").format(name=name), "identity")
-        return _refusal(cleaned, name, hit.intent)
+    if kind is not None:
+        return _guarded(cleaned, name, kind)
     return Verdict(cleaned)
 
 
