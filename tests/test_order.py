@@ -17,7 +17,7 @@ from clone.ui.items import pages
 
 
 def shuffled_study(tmp_path, blocks: bool = True):
-    """The full battery (study_full.yaml) with its blocks shuffled (if ``blocks``) and the items of trust and godspeed shuffled."""
+    """The full battery (study_full.yaml), its blocks shuffled (if ``blocks``), trust's and godspeed's items too."""
     folder = tmp_path / "instruments"
     shutil.copytree(DEFAULT_STUDY.parent, folder)
     path = folder / FULL_STUDY.name  # the full battery: the most blocks to shuffle
