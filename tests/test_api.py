@@ -61,7 +61,7 @@ def test_participant_flow_over_the_api_then_http_export(client, app_server):
     with get("wide.csv") as response:
         assert response.headers["Content-Type"].startswith("text/csv")
         wide = pd.read_csv(io.BytesIO(response.read()))
-    assert len(wide) >= 1 and (wide["trust_automation_01R_pre"] == 3).any()
+    assert len(wide) >= 1 and (wide[study.columns("pre")[0].name] == 3).any()
     assert set(wide.condition) <= {"citations_shown", "citations_hidden"}
     with get("codebook.json") as response:
         assert [c["column"] for c in json.load(response)["columns"]] == list(wide.columns)

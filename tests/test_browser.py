@@ -94,17 +94,16 @@ def test_participant_flow_from_consent_to_the_researchers_csv(app_server, page, 
     source_link.wait_for()
     assert "Sources" in chat.inner_text()
 
-    # Consent: the versioned text, an affirmative box, and an optional transcript box.
+    # Consent: the versioned text, an optional transcript box, and the affirmative "I agree — start".
     page.get_by_role("tab", name="Survey").click()
     assert "Taking part in this study" in page.locator("#survey-consent-text").inner_text()
-    page.locator("#survey-agree input").check()
-    page.locator("#survey-start").click()
+    page.locator("#survey-start", has_text="I agree").click()
     page.locator("#survey-pre-step").wait_for()
 
-    # Pre-chat questions, including the attention check.
+    # Pre-chat questions; "Continue to the chat" opens the chat with the study reminder on it.
     answer(page, study, "pre")
     page.locator("#survey-pre-submit").click()
-    page.locator("#survey-chat-done").wait_for()
+    page.locator("#study-reminder").first.wait_for()
 
     # Chat as a participant: the assigned condition decides whether this reply shows citations.
     page.get_by_role("tab", name="Chat").click()
@@ -117,9 +116,9 @@ def test_participant_flow_from_consent_to_the_researchers_csv(app_server, page, 
     cited = chat.locator("a[href^='https://example.com/']").count() > links_before
     page.screenshot(path=str(tmp_path / "chat.png"))
 
-    # Post-chat questions, then the completion (and deletion) code.
+    # Post-chat questions (here by the Survey tab's own "I have finished chatting"), then the completion code.
     page.get_by_role("tab", name="Survey").click()
-    page.locator("#survey-chat-done").click()
+    page.locator("#survey-chat-done:not([disabled])").click()
     page.locator("#survey-post-step").wait_for()
     paged = pages(study.columns("post"))
     for i, columns in enumerate(paged):

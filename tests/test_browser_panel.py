@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from clone.survey import load_study
-from clone.survey.instruments import DEFAULT_STUDY
+from clone.survey.instruments import DEFAULT_STUDY, FULL_STUDY
 from clone.ui.items import pages
 from tests.harness import serving_app
 from tests.test_browser import CHROMIUM, FLAGS
@@ -38,7 +38,7 @@ def panel_server(tmp_path_factory, demo_index_home):
     shutil.copytree(demo_index_home / "index", home / "index")
     folder = home / "instruments"
     shutil.copytree(DEFAULT_STUDY.parent, folder)
-    path = folder / "study.yaml"
+    path = folder / FULL_STUDY.name  # the full battery: trust items to shuffle, three pages after the chat
     text = path.read_text(encoding="utf-8").split("\npanel:")[0]
     text = text.replace("  - trust_jian.yaml\n", "  - {file: trust_jian.yaml, shuffle_items: true}\n")
     path.write_text(text.replace("min_turns: 1", "min_turns: 0") + PANEL, encoding="utf-8")
@@ -58,7 +58,6 @@ def test_a_prolific_participant_is_counted_once_sees_their_order_and_is_sent_bac
         page.goto(url + LINK, wait_until="domcontentloaded")
         page.locator("#ai-banner").first.wait_for()
         open_tab(page, tap, "Survey")
-        tap(page.locator("#survey-agree input"))
         tap(page.locator("#survey-start"))
         page.locator("#survey-pre-step").wait_for()
         with sqlite3.connect(home / "survey.sqlite3") as conn:
@@ -75,8 +74,8 @@ def test_a_prolific_participant_is_counted_once_sees_their_order_and_is_sent_bac
         for n, (slot, item) in enumerate(zip(slots, shown, strict=True)):
             values[item.question.column] = item.question.item.attention or 1 + n % 7
             choose(page, tap, slot, values[item.question.column])
-        tap(page.locator("#survey-pre-submit"))
-        tap(page.locator("#survey-chat-done"))
+        tap(page.locator("#survey-pre-submit"))  # to the chat, where no turn is needed here
+        tap(page.locator("#study-finish:not([disabled])"))
         paged = pages(study.columns("post"))
         for i, page_columns in enumerate(paged):
             page.locator(f"#survey-page-{i + 1}").wait_for()
@@ -101,7 +100,6 @@ def test_a_prolific_participant_is_counted_once_sees_their_order_and_is_sent_bac
         again.goto(url + LINK, wait_until="domcontentloaded")
         again.locator("#ai-banner").first.wait_for()
         open_tab(again, Taps(again, False), "Survey")
-        again.locator("#survey-agree input").click()
         again.locator("#survey-start").click()
         again.locator("#survey-status", has_text="already taken part").wait_for()
         assert again.locator("#survey-pre-step").is_hidden()

@@ -11,16 +11,16 @@ import pytest
 
 from clone.errors import SurveyError
 from clone.survey import SurveyStore, codebook, load_study, wide_csv
-from clone.survey.instruments import DEFAULT_STUDY
+from clone.survey.instruments import DEFAULT_STUDY, FULL_STUDY
 from clone.ui import build_app
 from clone.ui.items import pages
 
 
 def shuffled_study(tmp_path, blocks: bool = True):
-    """The bundled study with its blocks shuffled (if ``blocks``) and the items of trust and godspeed shuffled."""
+    """The full battery (study_full.yaml), its blocks shuffled (if ``blocks``), trust's and godspeed's items too."""
     folder = tmp_path / "instruments"
     shutil.copytree(DEFAULT_STUDY.parent, folder)
-    path = folder / "study.yaml"
+    path = folder / FULL_STUDY.name  # the full battery: the most blocks to shuffle
     text = path.read_text(encoding="utf-8")
     text = text.replace("  - trust_jian.yaml\n", "  - {file: trust_jian.yaml, shuffle_items: true}\n")
     text = text.replace("  - godspeed.yaml\n", "  - file: godspeed.yaml\n    shuffle_items: true\n")
@@ -68,7 +68,7 @@ def test_without_shuffling_the_order_is_the_file_order_and_no_order_columns_appe
 def test_a_bad_block_entry_names_the_problem(tmp_path):
     folder = tmp_path / "instruments"
     shutil.copytree(DEFAULT_STUDY.parent, folder)
-    path = folder / "study.yaml"
+    path = folder / FULL_STUDY.name  # the full battery: the most blocks to shuffle
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("  - pcts.yaml\n", "  - {file: pcts.yaml, shuffle: yes}\n"), encoding="utf-8")
     with pytest.raises(SurveyError, match="instruments"):

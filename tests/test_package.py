@@ -13,7 +13,7 @@ import pandas as pd
 
 from clone.config import DEMO_CREATOR_DIR, PROJECT_ROOT
 from clone.survey import SurveyStore, load_study, wide_csv
-from clone.survey.instruments import DEFAULT_STUDY
+from clone.survey.instruments import DEFAULT_STUDY, FULL_STUDY
 from clone.survey.package import package_sha256, package_text
 from tests.conftest import RESEARCH_TOKEN
 
@@ -27,13 +27,14 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def copied_study(tmp_path):
+    """A copy of the full battery (study_full.yaml) and its files."""
     folder = tmp_path / "instruments"
     shutil.copytree(DEFAULT_STUDY.parent, folder)
-    return folder / "study.yaml"
+    return folder / FULL_STUDY.name
 
 
 def test_the_package_fixes_every_file_by_hash_and_is_stable(tmp_path):
-    study = load_study()
+    study = load_study(FULL_STUDY)
     package = json.loads(package_text(study))
     assert package["study"] == {"id": study.id, "version": study.version}
     assert package["study_yaml"]["instruments"][0] == "trust_jian.yaml" and package["study_yaml"]["min_turns"] == 1
@@ -48,13 +49,15 @@ def test_the_package_fixes_every_file_by_hash_and_is_stable(tmp_path):
     assert "exclusions" in package["analysis_plan"] and package["app_version"]
     # Nothing about a creator, and no panel completion code (a package is published).
     assert "persona" not in package_text(study) and "completion_code" not in package_text(study)
-    assert package_sha256(load_study()) == package_sha256(study)  # the same study: the same bytes, the same hash
+    assert package_sha256(load_study(FULL_STUDY)) == package_sha256(
+        study
+    )  # the same study: the same bytes, the same hash
     # Any change to any file the study is made of changes the hash.
     for name, old, new in [
         ("godspeed.yaml", "Fake", "Phony"),
         ("consent_v1.md", "study", "research"),
-        ("study.yaml", "min_turns: 1", "min_turns: 2"),
-        ("study.yaml", "  - godspeed.yaml", "  - {file: godspeed.yaml, shuffle_items: true}"),
+        ("study_full.yaml", "min_turns: 1", "min_turns: 2"),
+        ("study_full.yaml", "  - godspeed.yaml", "  - {file: godspeed.yaml, shuffle_items: true}"),
     ]:
         path = copied_study(tmp_path / f"{name}-{new}")
         target = path.parent / name
@@ -73,6 +76,12 @@ def test_the_cli_writes_the_package_and_prints_its_hash(tmp_path):
     assert done.returncode == 0, done.stderr
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     assert f"sha256 {digest}" in done.stdout and digest == package_sha256(load_study())
+    # The full battery is one setting away (CLONE_STUDY), and packages as itself.
+    full = tmp_path / "full.json"
+    chosen = run_cli(
+        "study", "package", str(DEMO_CREATOR), "--out", str(full), env={**os.environ, "CLONE_STUDY": str(FULL_STUDY)}
+    )
+    assert chosen.returncode == 0 and json.loads(full.read_text())["study"]["id"] == "clone_reactions_study"
     # A broken study file is refused with the file's name, and nothing is written.
     bad = copied_study(tmp_path)
     bad.write_text(bad.read_text(encoding="utf-8").replace("min_turns: 1", "min_turns: many"), encoding="utf-8")

@@ -53,10 +53,11 @@ def test_no_survey_step_raises_whatever_arrives(screens):
     assert session["participant"]["stage"] == "pre"
 
 
-def test_consent_without_the_tick_stays_and_marks_the_box(screens):
+def test_consent_without_the_agreement_stays(screens):
+    """The page agrees with one button under the consent text; an API call without ``agree=True`` is refused."""
     session, consent_step, pre_step, status, agree = screens.survey.consent(False, True, None)
     assert consent_step["visible"] is True and pre_step["visible"] is False
-    assert "tick the box" in status and MISSING in classes(agree)
+    assert "I agree — start" in status and MISSING in classes(agree)
     assert "participant" not in session and screens.services.store.assignments() == []
     session, consent_step, pre_step, status, agree = screens.survey.consent(True, True, session)
     assert pre_step["visible"] is True and MISSING not in classes(agree)
@@ -132,7 +133,7 @@ def test_every_label_a_participant_reads_is_a_sentence(screens):
     app = build_app(screens.services)
     survey = [c for c in app.config["components"] if str(c.get("props", {}).get("elem_id", "")).startswith("survey")]
     labels = [c["props"]["label"] for c in survey if c["props"].get("label")]
-    assert len(labels) > 30
+    assert len(labels) > 20  # the consent, every item and demographic question, the codes
     for label in labels:
         assert "_" not in label and not label.startswith("Optional:"), label
         text = re.sub(r"^\d+\. ", "", label)
@@ -140,17 +141,26 @@ def test_every_label_a_participant_reads_is_a_sentence(screens):
 
 
 def test_the_study_sends_the_participant_to_the_chat_and_back(screens):
-    """ "Go to the chat" and the chat's "Back to the questions" switch tabs (gr.Tabs(selected=...))."""
+    """The study switches tabs (gr.Tabs(selected=...)) to the chat and back to the questions."""
     app = build_app(screens.services)
     components = {c["id"]: c for c in app.config["components"]}
     by_elem = {c["props"].get("elem_id"): i for i, c in components.items() if c.get("props", {}).get("elem_id")}
     tabs = by_elem["clone-tabs"]
-    switching = {
-        components[d["targets"][0][0]]["props"]["elem_id"]
-        for d in app.config["dependencies"]
-        if tabs in d["outputs"] and d["targets"]
-    }
-    assert {"survey-go-chat", "study-back"} <= switching
+    deps = {d["id"]: d for d in app.config["dependencies"]}
+
+    def trigger(d: dict) -> str:
+        """The element whose event starts ``d``'s chain (a ``.then`` step has no target of its own)."""
+        while d["targets"][0][0] is None and d.get("trigger_after") is not None:
+            d = deps[d["trigger_after"]]
+        return components[d["targets"][0][0]]["props"]["elem_id"]
+
+    switching = {trigger(d) for d in deps.values() if tabs in d["outputs"] and d["targets"]}
+    # "Continue to the chat" and "Go to the chat" open the chat; its reminder's "I have finished chatting" the
+    # questions after it (one tap each: no "Back to the questions" between).
+    assert {"survey-go-chat", "survey-pre-submit", "study-finish"} <= switching
+    button = components[by_elem["survey-start"]]["props"]
+    agree = components[by_elem["survey-agree"]]["props"]
+    assert button["value"] == "I agree — start" and agree["visible"] is False and agree["value"] is True
     # The reminder sits on the Chat tab, hidden until a participant reaches the chat step.
     assert components[by_elem["study-reminder"]]["props"]["visible"] is False
 
@@ -246,4 +256,4 @@ def test_the_survey_builds_on_its_own_page_too(screens):
     with gr.Blocks() as page:
         survey_view.build(screens.survey, gr.State({}))
     ids = {c.get("props", {}).get("elem_id"): c for c in page.config["components"]}
-    assert "study-back" in ids and ids["survey-go-chat"]["props"]["visible"] is False
+    assert ids["study-finish"]["props"]["interactive"] is True and ids["survey-go-chat"]["props"]["visible"] is False

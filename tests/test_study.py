@@ -21,6 +21,7 @@ from clone.config import ASSETS_DIR, PROJECT_ROOT
 from clone.errors import SurveyError
 from clone.survey import ChatMetrics, SurveyStore, codebook, codebook_csv, codebook_json, load_study, long_csv, wide_csv
 from clone.survey.http import export_routes
+from clone.survey.instruments import FULL_STUDY
 from clone.survey.store import ParticipantRecord
 
 INSTRUMENTS = ASSETS_DIR / "instruments"
@@ -28,7 +29,8 @@ INSTRUMENTS = ASSETS_DIR / "instruments"
 
 @pytest.fixture
 def study():
-    return load_study()
+    """The full battery (study_full.yaml): the most instruments, scales and checks in one study."""
+    return load_study(FULL_STUDY)
 
 
 @pytest.fixture
@@ -47,7 +49,32 @@ def answers(study, phase, value=4):
     return {c.question.column: c.question.item.attention or value for c in study.columns(phase)}
 
 
-def test_default_study_is_short_cited_and_marks_validation(study):
+def test_default_study_is_short_with_whole_validated_scales():
+    """The bundled default fits a phone in 25 taps (tests/test_browser_people.py) without cutting a validated
+    scale: the S-TIAS (the published 3-item short form of Jian et al.) before and after, the whole PCTS, an
+    attention check and the two manipulation checks."""
+    study = load_study()
+    pre, post = study.columns("pre"), study.columns("post")
+    assert (len(pre), len(post)) == (3, 14)
+    ids = {i.id: i for i in study.instruments}
+    assert list(ids) == ["stias", "pcts", "attention", "manipulation"]
+    assert "McGrath" in ids["stias"].citation and "Jian" in ids["stias"].citation and ids["stias"].validated
+    assert [q.item.source for q in ids["stias"].questions] == [
+        f"S-TIAS item {n} (Jian et al. item {j})" for n, j in ((1, 6), (2, 10), (3, 11))
+    ]
+    assert len(ids["pcts"].items) == 8 and ids["pcts"].validated  # all of the PCTS
+    assert [c.name for c in pre] == [f"stias_trust_0{n}_pre" for n in (1, 2, 3)]
+    assert [c.name for c in post[:3]] == [f"stias_trust_0{n}_post" for n in (1, 2, 3)]
+    assert [c.name for c in post if c.question.item.attention] == ["attention_check_01_post"]
+    assert {c.question.item.manipulation for c in post} >= {"show_citations", "disclosure"}
+    assert study.consent_version == "2" and "I agree — start" in study.consent_text and study.min_turns == 1
+    # The full battery is one setting away, unchanged (its data stays comparable with the first version's).
+    full = load_study(FULL_STUDY)
+    assert (full.id, full.version, full.consent_version) == ("clone_reactions_study", "1.0", "1")
+    assert (len(full.columns("pre")), len(full.columns("post"))) == (7, 28)
+
+
+def test_full_study_is_cited_and_marks_validation(study):
     pre, post = study.columns("pre"), study.columns("post")
     assert 5 <= len(pre) <= 10 and 15 <= len(post) <= 30
     ids = {i.id: i for i in study.instruments}
@@ -206,7 +233,8 @@ def test_twenty_threads_two_hundred_submissions_each(store, study):
 WRITER = """
 import sys
 from clone.survey import SurveyStore, load_study
-study = load_study()
+from clone.survey.instruments import FULL_STUDY
+study = load_study(FULL_STUDY)
 store = SurveyStore(sys.argv[1])  # a SQLite path or a database URL
 pre = {c.question.column: c.question.item.attention or 3 for c in study.columns("pre")}
 while True:

@@ -79,7 +79,9 @@ def test_participant_flow_stores_one_joined_record(handlers):
     (record,) = handlers.services.store.records()
     assert record.participant_id == code == session["participant"]["id"]
     assert record.condition in {"citations_shown", "citations_hidden"}
-    assert record.consent_version == "1" and record.consented_at.endswith("Z")
+    assert record.consent_version == handlers.services.study.consent_version == "2" and record.consented_at.endswith(
+        "Z"
+    )
     # Counted from the replies: the medical question is refused (a refusal also counts as an abstention).
     assert (record.chat.turns, record.chat.abstentions, record.chat.refusals) == (2, 1, 1)
     assert record.demographics == {"age_band": "25-34"}
@@ -106,7 +108,7 @@ def test_chat_metrics_count_abstentions(handlers):
 
 def test_consent_is_required_and_declining_stores_nothing(handlers):
     _, consent_step, pre_step, status, _ = handlers.survey.consent(False, True, None)
-    assert consent_step["visible"] is True and pre_step["visible"] is False and "tick the box" in status
+    assert consent_step["visible"] is True and pre_step["visible"] is False and "I agree — start" in status
     step, message = handlers.survey.decline()
     assert step["visible"] is False and "nothing about you is stored" in message
     *_, (chat, _, session) = handlers.chat.respond("How big is your balcony?", [], None)

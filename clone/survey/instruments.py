@@ -20,6 +20,8 @@ from clone.config import ASSETS_DIR
 from clone.errors import SurveyError
 
 DEFAULT_STUDY = ASSETS_DIR / "instruments" / "study.yaml"
+# The full battery of the first version, for researchers who select it (CLONE_STUDY); the default is short.
+FULL_STUDY = ASSETS_DIR / "instruments" / "study_full.yaml"
 PHASES = ("pre", "post")
 _SLUG = r"^[a-z][a-z0-9]*$"
 

@@ -23,7 +23,7 @@ FORMAT = "clone-study-package/1"
 
 ANALYSIS_PLAN = {
     "hypotheses": "Fill in before the first participant: each hypothesis, its direction, and the measure it uses "
-    "(a subscale mean column of the wide file, e.g. trust_automation_mean_post).",
+    "(a subscale mean column of the wide file, e.g. stias_trust_mean_post).",
     "primary_outcome": "Fill in: the one column the main test uses.",
     "tests": "Fill in: the test for each hypothesis (e.g. Welch's t-test of the post-chat mean between conditions, "
     "or ANCOVA with the pre-chat mean as covariate), with alpha and any correction for multiple tests.",

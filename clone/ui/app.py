@@ -64,10 +64,17 @@ def build_app(services: Services) -> gr.Blocks:
         study_state = gr.State({})
         with gr.Tabs(elem_id="clone-tabs") as tabs:
             with gr.Tab("Chat", id="chat"):
-                reminder = survey_view.reminder()  # the study's "Back to the questions", shown to participants
-                chat.build(chat_h, "chat", study=study_state)
+                reminder = survey_view.reminder()  # the study's "I have finished chatting", shown to participants
+                replies = chat.build(chat_h, "chat", study=study_state)
             with gr.Tab("Survey", id="survey") as survey_tab:
-                survey_view.build(screens.survey, study_state, tabs=tabs, survey_tab=survey_tab, chat_reminder=reminder)
+                survey_view.build(
+                    screens.survey,
+                    study_state,
+                    tabs=tabs,
+                    survey_tab=survey_tab,
+                    chat_reminder=reminder,
+                    replies=replies,
+                )
             with gr.Tab("Verify", id="verify"):
                 verify.build(screens.verify)
             with gr.Tab("About this clone", id="about"):

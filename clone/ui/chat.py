@@ -237,12 +237,13 @@ def inbox_form(h: ChatHandlers, session: gr.State, prefix: str) -> list:
     return [form, question, result]
 
 
-def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height: int = 480) -> None:
+def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height: int = 480) -> list:
     """The chat panel: greeting with the AI disclosure, the conversation, the inbox form, the input.
 
     ``prefix`` names the elements (``chat`` on the fan app, ``widget`` on ``/widget``); ``study`` is the
     survey's state where a study runs beside the chat. On a phone the stylesheet lets the conversation fill
-    the screen's height, with the input and Send on one line under it (assets/style.css).
+    the screen's height, with the input and Send on one line under it (assets/style.css). Returns the
+    reply events (Enter and Send), for a study to follow each reply.
     """
     persona = h.services.persona
     chatbot = gr.Chatbot(
@@ -278,10 +279,14 @@ def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height
         send = gr.Button("Send", variant="primary", scale=0, min_width=72, elem_id=f"{prefix}-send")
     inputs = [box, chatbot, session] + ([study] if study is not None else [])
     respond = h.respond if prefix == "chat" else h.respond_embed
+    replies = []
     for trigger in (box.submit, send.click):
-        trigger(respond, inputs, [chatbot, box, session], api_visibility="private").then(
-            h.inbox_close, session, offer, api_visibility="private"
-        ).then(None, js=SCROLL_TO_REPLY_JS, api_visibility="private")
+        replies.append(
+            trigger(respond, inputs, [chatbot, box, session], api_visibility="private")
+            .then(h.inbox_close, session, offer, api_visibility="private")
+            .then(None, js=SCROLL_TO_REPLY_JS, api_visibility="private")
+        )
     chatbot.option_select(h.inbox_offer, session, offer, api_visibility="private").then(
         None, js=f"() => document.querySelector('#{prefix}-inbox-question textarea')?.focus()"
     )
+    return replies

@@ -22,6 +22,22 @@ FOCUS_CHAT_JS = """() => { setTimeout(() => {
   const box = document.querySelector('#chat-input textarea');
   if (box) box.focus();
 }, 150); }"""
+# "Continue to the chat": a question that needs an answer first, else the chat box (the chat tab is shown).
+FOCUS_MISSING_OR_CHAT_JS = """() => { setTimeout(() => {
+  const item = document.querySelector('.survey-missing');
+  if (item) {
+    item.scrollIntoView({block: 'center'});
+    const input = item.querySelector('input');
+    if (input) input.focus({preventScroll: true});
+    return;
+  }
+  const box = document.querySelector('#chat-input textarea');
+  if (box) box.focus();
+}, 150); }"""
+# Back from the chat to the questions after it: their first page from its top.
+SHOW_POST_JS = """() => { setTimeout(() => {
+  document.querySelector('#survey-post-step')?.scrollIntoView({block: 'start'});
+}, 150); }"""
 WHERE_TO_PASTE = (
     "Copy it with the copy button on the box below and paste it where the study asked you to, such as the "
     "page of the panel that sent you here (for example Prolific), so your participation is credited."

@@ -28,7 +28,7 @@ from clone.ui.items import (
 from clone.ui.limits import Screen, checked_text
 
 
-def _stage(session: dict | None) -> str:
+def participant_stage(session: dict | None) -> str:
     """The participant's stage: ``consent`` before agreeing, then ``pre``, ``chat``, ``post``, ``done``."""
     participant = (session or {}).get("participant")
     return participant["stage"] if participant else "consent"
@@ -94,13 +94,14 @@ class SurveyHandlers(Screen):
 
         ``study`` is the survey's own state (``gr.State``), apart from the chat's, so a reply still
         streaming can never write back an older copy of it. Returns (study state, consent step, pre-chat
-        step, status, agree box). Without the box ticked the step stays and says so beside the box. The
+        step, status, agree box). Without the agreement (``agree`` not ``True``: the page's button sends it, an API
+        client must) the step stays and says so. The
         condition never comes from the client. A client may start at most ``CLONE_PARTICIPANTS_PER_HOUR``
         participants (over it, the step stays and says when to try again).
         """
         s = self.services
         session = dict(study if isinstance(study, dict) else {})
-        stage = _stage(session)
+        stage = participant_stage(session)
         if stage != "consent":
             return session, gr.update(visible=False), gr.update(visible=stage == "pre"), _moved_on(stage), gr.update()
         if agree is not True:
@@ -108,7 +109,7 @@ class SurveyHandlers(Screen):
                 session,
                 gr.update(visible=True),
                 gr.update(visible=False),
-                "Please tick the box above to agree, or choose No thanks to chat without taking part.",
+                "Please choose I agree — start to take part, or No thanks to chat without taking part.",
                 gr.update(elem_classes=ITEM_CLASSES + [MISSING]),
             )
         try:
@@ -164,7 +165,7 @@ class SurveyHandlers(Screen):
 
     def chat_progress(self, session: dict | None) -> tuple:
         """The chat step's state: ("I have finished chatting" enabled or not, a line on how far along)."""
-        if _stage(session) != "chat":
+        if participant_stage(session) != "chat":
             return gr.update(), gr.update()
         need, done = self.study.min_turns, self.turns(session)
         if done >= need:
@@ -185,7 +186,7 @@ class SurveyHandlers(Screen):
         """
         s = self.services
         columns = self.shown(session, "pre")
-        stage = _stage(session)
+        stage = participant_stage(session)
         session = dict(session or {})
         if stage != "pre":
             return (
@@ -236,7 +237,7 @@ class SurveyHandlers(Screen):
         Returns (study state, chat step, post-chat step, status, chat reminder); too early, the step stays
         and says how many questions are left.
         """
-        stage = _stage(session)
+        stage = participant_stage(session)
         session = dict(session or {})
         if stage != "chat":
             return session, gr.update(visible=False), gr.update(visible=stage == "post"), _moved_on(stage), gr.update()
@@ -257,7 +258,7 @@ class SurveyHandlers(Screen):
         if missing:
             text = ask_for(missing, columns, self.numbers("post", session))
             return gr.update(visible=True), gr.update(visible=False), text, *marked(columns, missing)
-        if _stage(session) == "post":  # the page's time (the last page's is the post-chat answers' own)
+        if participant_stage(session) == "post":  # the page's time (the last page's is the post-chat answers' own)
             self.services.store.step_done(session["participant"]["id"], f"post_{page + 1}")
         return gr.update(visible=False), gr.update(visible=True), "", *marked(columns)
 
@@ -271,7 +272,7 @@ class SurveyHandlers(Screen):
         s = self.services
         all_columns = self.shown(session, "post")
         paged = self.post_pages(session)
-        stage = _stage(session)
+        stage = participant_stage(session)
         session = dict(session or {})
         n = len(all_columns)
         answers, demo = values[:n], values[n:]

@@ -4,33 +4,49 @@ code; and the study reminder shown on the chat. The steps' logic is :class:`clon
 from __future__ import annotations
 
 import html
+from typing import NamedTuple
 
 import gradio as gr
 
 from clone.ui.items import (
     FOCUS_CHAT_JS,
     FOCUS_MISSING_JS,
+    FOCUS_MISSING_OR_CHAT_JS,
     ITEM_CLASSES,
+    SHOW_POST_JS,
     paged_ratings,
     pages,
     rating,
 )
-from clone.ui.survey import SurveyHandlers
+from clone.ui.survey import SurveyHandlers, participant_stage
+
+AGREE = "I agree — start"
 
 
-def reminder() -> tuple[gr.Group, gr.Button]:
+class Reminder(NamedTuple):
+    """The study reminder on the chat: its box, its "I have finished chatting" button and progress line."""
+
+    group: gr.Group
+    finish: gr.Button
+    progress: gr.Markdown
+
+
+def reminder() -> Reminder:
     """The study reminder on the chat, shown while a participant is at the chat step.
 
-    Returns the reminder (its visibility is set by the survey's steps) and its "Back to the questions"
-    button, wired by :func:`build`.
+    Its "I have finished chatting" button (enabled once the study's ``min_turns`` replies are in) ends the
+    chat step and takes the participant straight to the questions after the chat: one tap, where a "Back
+    to the questions" and then an "I have finished chatting" took two. Wired by :func:`build`.
     """
     with gr.Group(visible=False, elem_id="study-reminder", elem_classes=["study-reminder"]) as group:
         gr.Markdown(
-            "**You are taking part in a study.** Chat with the AI clone, then go back to the questions.",
+            "**You are taking part in a study.** Chat with the AI clone; when you are done, choose "
+            "*I have finished chatting* for the last questions.",
             elem_id="study-reminder-text",
         )
-        back = gr.Button("Back to the questions", size="sm", elem_id="study-back")
-    return group, back
+        progress = gr.Markdown(elem_id="study-progress")
+        finish = gr.Button("I have finished chatting", size="sm", interactive=False, elem_id="study-finish")
+    return Reminder(group, finish, progress)
 
 
 def build(
@@ -39,14 +55,20 @@ def build(
     *,
     tabs: gr.Tabs | None = None,
     survey_tab: gr.Tab | None = None,
-    chat_reminder: tuple[gr.Group, gr.Button] | None = None,
+    chat_reminder: Reminder | None = None,
+    replies: list | None = None,
 ) -> None:
     """The participant flow: consent, pre-chat questions, chat, post-chat questions, code; and deletion.
 
     Every step reads and writes the survey's own state ``session`` (``gr.State``); the chat only reads
     it, so the condition assigned here decides how the chat shows replies. ``tabs`` (with ``survey_tab``
     and the chat's ``chat_reminder``, from :func:`reminder`) lets the study send the participant to the
-    chat and back.
+    chat and back; ``replies`` (the chat's reply events, from :func:`clone.ui.chat.build`) enable the
+    reminder's "I have finished chatting" once enough replies are in.
+
+    Taps are counted (tests/test_browser_people.py): agreeing is one button under the consent text,
+    "Continue to the chat" opens the chat with the cursor in its box, and the reminder's "I have finished
+    chatting" opens the questions after the chat.
     """
     study = h.services.study
     numbers = {"pre": h.numbers("pre"), "post": h.numbers("post")}
@@ -54,20 +76,33 @@ def build(
     with gr.Column(elem_id="survey-consent-step") as consent_step:
         gr.Markdown(study.consent_text, elem_id="survey-consent-text")
         gr.Markdown(f"<sub>Consent text version {html.escape(study.consent_version)}</sub>")
-        agree = gr.Checkbox(
-            label="I have read the above and agree to take part.", elem_id="survey-agree", elem_classes=ITEM_CLASSES
-        )
         keep = gr.Checkbox(
             label="You may keep the transcript of my chat for the research (optional).", elem_id="survey-transcript"
         )
+        # Consent is one affirmative act on the text above: choosing the button that says so (no box to tick
+        # first, which cost a tap and was the step's most common mistake). The API's /consent still takes the
+        # agreement as its first value; for the button this hidden box sends it.
+        agree = gr.Checkbox(
+            value=True,
+            visible=False,
+            label="I have read the above and agree to take part.",
+            elem_id="survey-agree",
+            elem_classes=ITEM_CLASSES,
+        )
+        gr.Markdown(
+            f"Choosing **{AGREE}** means that you have read the above and agree to take part.",
+            elem_id="survey-agree-text",
+        )
         with gr.Row():
-            start = gr.Button("Start", variant="primary", elem_id="survey-start")
+            start = gr.Button(AGREE, variant="primary", elem_id="survey-start")
             no = gr.Button("No thanks", elem_id="survey-decline")
     with gr.Column(visible=False, elem_id="survey-pre-step") as pre_step:
         gr.Markdown("### Before you chat\nA few questions about what you expect. Every question needs an answer.")
         pre_columns = study.columns("pre")
         pre = [rating(numbers["pre"][c.name], c) for c in pre_columns]
-        pre_done = gr.Button("Continue", variant="primary", elem_id="survey-pre-submit")
+        pre_done = gr.Button(
+            "Continue to the chat" if tabs is not None else "Continue", variant="primary", elem_id="survey-pre-submit"
+        )
     with gr.Column(visible=False, elem_id="survey-chat-step") as chat_step:
         need = study.min_turns
         gr.Markdown(
@@ -111,7 +146,14 @@ def build(
         deleted = gr.Markdown(elem_id="survey-delete-result")
 
     # Without a chat tab to put it on, the reminder sits here (hidden but for the chat step).
-    reminder_group, back = chat_reminder or reminder()
+    on_chat = chat_reminder or reminder()
+    reminder_group = on_chat.group
+    progress_outputs = [on_chat.finish, on_chat.progress, chatted, progress]
+
+    def both_progress(state):
+        """The chat step's progress on the chat's reminder and on the survey's chat step alike."""
+        return h.chat_progress(state) * 2
+
     started = start.click(
         h.consent, [agree, keep, session], [session, consent_step, pre_step, status, agree], api_name="consent"
     )
@@ -119,17 +161,48 @@ def build(
         started = started.then(lambda st: h.order_items(st, "pre"), session, pre, api_visibility="private")
     started.then(None, js=FOCUS_MISSING_JS)
     no.click(h.decline, None, [consent_step, status], api_visibility="private")
-    pre_done.click(
+    pre_submitted = pre_done.click(
         h.submit_pre,
         [session, *pre],
         [session, pre_step, chat_step, status, reminder_group, chatted, *pre],
         api_name="submit_pre",
-    ).then(None, js=FOCUS_MISSING_JS)
-    finished = chatted.click(
-        h.finish_chat, session, [session, chat_step, post_step, status, reminder_group], api_visibility="private"
     )
-    if study.shuffled:
-        finished.then(lambda st: h.order_items(st, "post"), session, post, api_visibility="private")
+    if tabs is not None:  # "Continue to the chat": straight to the chat, the cursor in its box
+
+        def to_chat(state):
+            if participant_stage(state) != "chat":
+                return gr.update(), *[gr.update()] * len(progress_outputs)
+            return gr.Tabs(selected="chat"), *both_progress(state)
+
+        pre_submitted.then(to_chat, session, [tabs, *progress_outputs], api_visibility="private").then(
+            None, js=FOCUS_MISSING_OR_CHAT_JS
+        )
+    else:
+        pre_submitted.then(both_progress, session, progress_outputs, api_visibility="private").then(
+            None, js=FOCUS_MISSING_JS
+        )
+
+    def finish_from(button: gr.Button) -> None:
+        """ "I have finished chatting" (on the survey's chat step or the chat's reminder): the questions after."""
+        finished = button.click(
+            h.finish_chat, session, [session, chat_step, post_step, status, reminder_group], api_visibility="private"
+        )
+        if study.shuffled:
+            finished = finished.then(lambda st: h.order_items(st, "post"), session, post, api_visibility="private")
+        if tabs is not None:
+
+            def to_questions(state):
+                if participant_stage(state) != "post":  # too early: the reminder says how many questions are left
+                    return gr.update(), *both_progress(state)
+                return gr.Tabs(selected="survey"), *[gr.update()] * len(progress_outputs)
+
+            finished = finished.then(to_questions, session, [tabs, *progress_outputs], api_visibility="private")
+        finished.then(None, js=SHOW_POST_JS)
+
+    finish_from(chatted)
+    finish_from(on_chat.finish)
+    for reply in replies or []:  # each reply may be the one that lets the participant finish
+        reply.then(both_progress, session, progress_outputs, api_visibility="private")
     for i, button in enumerate(nexts):
         page_items = [post_by_name[c.name] for c in paged[i]]
 
@@ -153,11 +226,9 @@ def build(
         go_chat.click(lambda: gr.Tabs(selected="chat"), None, tabs, api_visibility="private").then(
             None, js=FOCUS_CHAT_JS
         )
-        back.click(lambda: gr.Tabs(selected="survey"), None, tabs, api_visibility="private").then(
-            h.chat_progress, session, [chatted, progress], api_visibility="private"
-        )
         if survey_tab is not None:
             survey_tab.select(h.chat_progress, session, [chatted, progress], api_visibility="private")
     else:  # no tabs to switch: the chat is elsewhere on the page
         go_chat.visible = False
-        back.click(h.chat_progress, session, [chatted, progress], api_visibility="private")
+    if not replies:  # no reply events to follow: the server's check (said on the reminder) is the guard
+        on_chat.finish.interactive = True
