@@ -74,6 +74,8 @@ class Services:
             consent=ConsentGuard(settings.creator_dir, persona, trusted_key=trusted),
         )
         study = load_study(settings.study_file)
+        for cell in study.conditions:  # a study's backend factor: every backend is built now (a missing key fails)
+            clone.backend_named(cell.backend)
         # With CLONE_HF_DATASET set, completed records and deletions are also pushed to that dataset repo.
         store = open_store(
             settings.database,

@@ -7,7 +7,9 @@ subscale, with an ``R`` suffix for reverse-scored items.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -176,6 +178,55 @@ class Condition(BaseModel):
     show_citations: bool = True
 
 
+# The factors a factorial design may cross, and the levels each takes. ``tone`` and ``disclosure`` levels other
+# than ``default`` / ``standard`` are defined in study.yaml (``tones:``, ``disclosures:``); ``backend`` levels
+# are registered backend names (clone.backends). There is no level without an AI disclosure.
+FACTORS = ("citations", "tone", "avatar", "backend", "disclosure")
+SHOWN_HIDDEN = ("shown", "hidden")
+DEFAULT_TONE = "default"
+STANDARD_DISCLOSURE = "standard"
+_LEVEL = r"^[a-z][a-z0-9_-]*$"
+_SAYS_AI = re.compile(r"\bAI\b")
+
+
+class Tone(BaseModel):
+    """A persona tone level: a line added to the persona's tone in the prompt, and optionally its own greeting."""
+
+    model_config = ConfigDict(extra="forbid")
+    line: str = Field(min_length=1, max_length=300)
+    greeting: str = Field("", max_length=500)
+
+
+class Cell(Condition):
+    """One cell of a factorial design (every factor at one level), or one arm of a ``conditions:`` list.
+
+    ``id`` is the cell id, e.g. ``citations=shown|tone=warm``; ``levels`` the level of each factor. What the
+    chat does for the participant: ``show_citations``, ``show_avatar``, ``backend`` ("" keeps the deployment's),
+    ``tone_line`` (added to the persona's tone) with ``greeting`` ("" keeps the persona's), and ``disclosure``
+    (the wording of the chat's AI disclosure; "" is the standard one). Every cell shows an AI disclosure.
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*(=[a-z0-9_-]+(\|[a-z][a-z0-9_]*=[a-z0-9_-]+)*)?$")
+    levels: dict[str, str] = Field(default_factory=dict)
+    show_avatar: bool = True
+    backend: str = ""
+    tone_line: str = ""
+    greeting: str = ""
+    disclosure: str = ""
+
+
+def cell_id(levels: dict[str, str]) -> str:
+    """A cell's id: ``factor=level`` pairs in the design's factor order, joined by ``|``."""
+    return "|".join(f"{factor}={level}" for factor, level in levels.items())
+
+
+def parse_cell(cell: str) -> dict[str, str]:
+    """The levels of a cell id (``{}`` for the id of a ``conditions:`` arm)."""
+    if "=" not in cell:
+        return {}
+    return dict(part.split("=", 1) for part in cell.split("|"))
+
+
 class Panel(BaseModel):
     """Where a participant who came from a paid panel (Prolific or another) goes at the end.
 
@@ -222,7 +273,14 @@ class StudyFile(BaseModel):
     instruments: list[str | Block] = Field(min_length=1)
     # Shuffle the order of the blocks (instruments) of each phase per participant.
     shuffle_blocks: bool = False
-    conditions: list[Condition] = Field(min_length=1)
+    # The design: a list of conditions, or factors with levels crossed into cells (one of the two).
+    conditions: list[Condition] | None = Field(None, min_length=1)
+    factors: dict[str, list[str]] | None = None
+    # What each tone level other than ``default`` means, and each disclosure wording other than ``standard``.
+    tones: dict[str, Tone] = Field(default_factory=dict)
+    disclosures: dict[str, str] = Field(default_factory=dict)
+    # How many times each condition (cell) is in every randomisation block.
+    block_repeats: int = Field(2, ge=1, le=10)
     demographics: dict[str, list[str]] = Field(default_factory=dict)
     # Each demographic question as a participant reads it (a sentence), by its name; else its name in words.
     demographic_questions: dict[str, str] = Field(default_factory=dict)
@@ -233,9 +291,13 @@ class StudyFile(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self) -> StudyFile:
-        ids = [c.id for c in self.conditions]
+        if (self.conditions is None) == (self.factors is None):
+            raise ValueError("give either conditions (a list) or factors (with levels), not both and not neither")
+        ids = [c.id for c in self.conditions or []]
         if len(set(ids)) != len(ids):
             raise ValueError("two conditions have the same id")
+        if self.factors is not None:
+            self._check_factors(self.factors)
         for name in self.demographics:
             if not name.isidentifier() or not name.islower():
                 raise ValueError(f"demographic {name!r} must be a lower-case name like age_band")
@@ -243,6 +305,59 @@ class StudyFile(BaseModel):
         if unknown:
             raise ValueError(f"demographic_questions names {unknown}, which are not in demographics")
         return self
+
+    def _check_factors(self, factors: dict[str, list[str]]) -> None:
+        if not factors:
+            raise ValueError("factors needs at least one factor")
+        for name, levels in factors.items():
+            if name not in FACTORS:
+                raise ValueError(f"unknown factor {name!r}; use one of: {', '.join(FACTORS)}")
+            if not levels or len(set(levels)) != len(levels):
+                raise ValueError(f"factor {name} needs one or more distinct levels")
+            for level in levels:
+                if not isinstance(level, str) or not re.match(_LEVEL, level):
+                    raise ValueError(f"level {level!r} of factor {name} must be a lower-case name like warm")
+            allowed = {
+                "citations": set(SHOWN_HIDDEN),
+                "avatar": set(SHOWN_HIDDEN),
+                "tone": {DEFAULT_TONE, *self.tones},
+                "disclosure": {STANDARD_DISCLOSURE, *self.disclosures},
+            }.get(name)
+            unknown = [level for level in levels if allowed is not None and level not in allowed]
+            if unknown:
+                where = {"tone": " (define it under tones:)", "disclosure": " (define it under disclosures:)"}
+                raise ValueError(
+                    f"factor {name} has unknown levels {unknown}; use {', '.join(sorted(allowed))}{where.get(name, '')}"
+                )
+        if DEFAULT_TONE in self.tones or STANDARD_DISCLOSURE in self.disclosures:
+            raise ValueError("tones cannot redefine 'default', nor disclosures 'standard'")
+        for level, wording in self.disclosures.items():
+            # A disclosure level changes the wording, never removes it: every wording must say it is an AI.
+            if not wording.strip() or not _SAYS_AI.search(wording):
+                raise ValueError(f"disclosure wording {level!r} must be non-empty and say 'AI'")
+
+    def cells(self) -> list[Cell]:
+        """The design's cells: the conditions as they are, or every crossing of the factors' levels."""
+        if self.factors is None:
+            return [Cell(id=c.id, show_citations=c.show_citations) for c in self.conditions or []]
+        out = []
+        names = list(self.factors)
+        for combination in itertools.product(*self.factors.values()):
+            levels = dict(zip(names, combination, strict=True))
+            tone = self.tones.get(levels.get("tone", DEFAULT_TONE))
+            out.append(
+                Cell(
+                    id=cell_id(levels),
+                    levels=levels,
+                    show_citations=levels.get("citations", "shown") == "shown",
+                    show_avatar=levels.get("avatar", "shown") == "shown",
+                    backend=levels.get("backend", ""),
+                    tone_line=tone.line if tone else "",
+                    greeting=tone.greeting if tone else "",
+                    disclosure=self.disclosures.get(levels.get("disclosure", STANDARD_DISCLOSURE), ""),
+                )
+            )
+        return out
 
 
 class Column(BaseModel):
@@ -285,7 +400,11 @@ class Study(BaseModel):
     consent_version: str
     consent_text: str
     instruments: list[Instrument]
-    conditions: list[Condition]
+    # The cells participants are randomised over (a ``conditions:`` list is a design of one factor).
+    conditions: list[Cell]
+    # The factors and their levels, in study.yaml's order ({} for a ``conditions:`` list).
+    factors: dict[str, list[str]] = Field(default_factory=dict)
+    block_repeats: int = 2
     demographics: dict[str, list[str]]
     demographic_questions: dict[str, str] = Field(default_factory=dict)
     min_turns: int = 0
@@ -365,7 +484,7 @@ class Study(BaseModel):
         middle = (scale.min + scale.max) / 2
         return int(value > middle if on else value < middle)
 
-    def condition(self, condition_id: str) -> Condition:
+    def condition(self, condition_id: str) -> Cell:
         """A condition by id (``SurveyError`` for one the study does not have)."""
         for c in self.conditions:
             if c.id == condition_id:
@@ -385,6 +504,9 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
         raise SurveyError(f"Study file {path} lists two instruments with the same id: {', '.join(ids)}.")
     shuffle_items = [i.id for i, b in zip(instruments, blocks, strict=True) if b.shuffle_items]
     checkable = {"disclosure"} | {name for name, f in Condition.model_fields.items() if f.annotation is bool}
+    if spec.factors and "avatar" in spec.factors:
+        checkable.add("show_avatar")
+    _check_backends(path, spec.factors or {})
     for b, instrument in zip(blocks, instruments, strict=True):
         for n, item in enumerate(instrument.items, 1):
             if item.manipulation is not None and item.manipulation not in checkable:
@@ -403,17 +525,47 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
         consent_version=spec.consent.version,
         consent_text=consent_text,
         instruments=instruments,
-        conditions=spec.conditions,
+        conditions=spec.cells(),
+        factors=spec.factors or {},
+        block_repeats=spec.block_repeats,
         demographics=spec.demographics,
         demographic_questions=spec.demographic_questions,
         min_turns=spec.min_turns,
         panel=spec.panel,
         shuffle_blocks=spec.shuffle_blocks,
         shuffle_items=shuffle_items,
-        spec=spec.model_dump(mode="json", exclude={"panel"}),
+        spec=_spec(spec),
         files={i.id: b.file for i, b in zip(instruments, blocks, strict=True)},
         file_hashes={
             i.id: hashlib.sha256((path.parent / b.file).read_bytes()).hexdigest()
             for i, b in zip(instruments, blocks, strict=True)
         },
     )
+
+
+# study.yaml settings added with factorial designs, kept out of a study's package while unset, so a study
+# written before them keeps its package (and its hash).
+_NEWER_SETTINGS = ("factors", "tones", "disclosures", "block_repeats")
+
+
+def _spec(spec: StudyFile) -> dict:
+    """study.yaml's settings for the package: all but the panel's, the newer ones only where set."""
+    out = spec.model_dump(mode="json", exclude={"panel"})
+    for name in _NEWER_SETTINGS:
+        if name not in spec.model_fields_set:
+            out.pop(name)
+    if out.get("conditions") is None:
+        out.pop("conditions")
+    return out
+
+
+def _check_backends(path: Path, factors: dict[str, list[str]]) -> None:
+    """A ``backend`` factor's levels must be registered backends (``SurveyError`` naming the file if not)."""
+    from clone.backends import available
+
+    unknown = [level for level in factors.get("backend", []) if level not in available()]
+    if unknown:
+        raise SurveyError(
+            f"Study file {path}: factor backend has unknown levels {unknown}; use registered backends: "
+            f"{', '.join(available())}."
+        )

@@ -65,9 +65,16 @@ def build_app(services: Services) -> gr.Blocks:
         with gr.Tabs(elem_id="clone-tabs") as tabs:
             with gr.Tab("Chat", id="chat"):
                 reminder = survey_view.reminder()  # the study's "Back to the questions", shown to participants
-                chat.build(chat_h, "chat", study=study_state)
+                conversation = chat.build(chat_h, "chat", study=study_state)
             with gr.Tab("Survey", id="survey") as survey_tab:
-                survey_view.build(screens.survey, study_state, tabs=tabs, survey_tab=survey_tab, chat_reminder=reminder)
+                survey_view.build(
+                    screens.survey,
+                    study_state,
+                    tabs=tabs,
+                    survey_tab=survey_tab,
+                    chat_reminder=reminder,
+                    chat_opening=(chat_h.opening, conversation),
+                )
             with gr.Tab("Verify", id="verify"):
                 verify.build(screens.verify)
             with gr.Tab("About this clone", id="about"):
