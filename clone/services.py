@@ -83,6 +83,7 @@ class Services:
             dataset=settings.hf_dataset,
             folder=settings.hf_sync_dir,
             every=settings.hf_sync_minutes,
+            site=settings.study_site or persona.id,  # as Services.site
         )
         return cls(settings, persona, consent, clone, study, store, inbox, events)
 
@@ -93,6 +94,11 @@ class Services:
         if not (settings.database_url or settings.survey_db.is_file()):
             return []
         return InboxStore(settings.database).answer_documents()
+
+    @property
+    def site(self) -> str:
+        """This deployment's site in a pooled study: ``CLONE_STUDY_SITE``, or the persona's id."""
+        return self.settings.study_site or self.persona.id
 
     @property
     def content_dir(self) -> Path:
