@@ -15,10 +15,12 @@ from gradio.state_holder import SessionState
 from clone import backends
 from clone.errors import SurveyError
 from clone.survey import SurveyStore, codebook, load_study, wide_csv
+from clone.survey.charts import readable
 from clone.survey.instruments import DEFAULT_STUDY, parse_cell
 from clone.survey.package import study_package
 from clone.ui import Screens, build_app
 from clone.ui.page import avatar_path
+from tests.conftest import RESEARCH_TOKEN
 
 WARM = "Sound warm and encouraging, like talking to a friend."
 WARM_GREETING = "Hello, friend! So glad you dropped by."
@@ -273,3 +275,15 @@ def test_a_conditions_list_still_runs_as_one_factor(screens):
     chatbot, _ = screens.chat.opening(state)
     assert chatbot["avatar_images"][1] is not None and "AI clone of" in chatbot["value"][0]["content"]
     assert json.loads(json.dumps(state))  # the survey state stays plain data
+
+
+def test_the_console_names_the_factors_and_the_cells_in_words(screens, factorial):
+    assert readable("citations=hidden|tone=warm") == "Citations hidden, tone warm"
+    assert readable("citations_hidden") == "Citations hidden"
+    state = _participant_in(screens, factorial, {"tone": "warm", "backend": "extractive"})
+    assert state["participant"]["id"]
+    screens.services.study = factorial  # the whole design again, as the app runs it
+    status = screens.research.status(RESEARCH_TOKEN)
+    assert "Factors: citations (shown, hidden) x tone (default, warm) x avatar (shown, hidden) x backend " in status
+    assert "32 cells" in status and "1 participants" in status
+    assert "| Citations shown, tone warm, avatar shown, backend extractive, disclosure standard |" in status
