@@ -59,12 +59,16 @@ def echo_backend(monkeypatch):
     monkeypatch.setitem(backends._REGISTRY, "echo", EchoBackend)
 
 
-def factorial_study(folder: Path, design: str = DESIGN, *, block_repeats: int | None = None) -> Path:
-    """The bundled study, its conditions replaced by ``design``."""
+def factorial_study(
+    folder: Path, design: str = DESIGN, *, block_repeats: int | None = None, checks: Path | None = None
+) -> Path:
+    """The bundled study, its conditions replaced by ``design`` (and its manipulation checks by ``checks``)."""
     shutil.copytree(DEFAULT_STUDY.parent, folder)
+    if checks is not None:
+        shutil.copy(checks, folder / "manipulation.yaml")
     path = folder / "study.yaml"
     text = path.read_text(encoding="utf-8")
-    start, end = text.index("conditions:"), text.index("# Optional questions")
+    start, end = text.index("\nconditions:") + 1, text.index("# Optional questions")
     extra = f"block_repeats: {block_repeats}\n" if block_repeats else ""
     path.write_text(text[:start] + design.strip() + "\n" + extra + text[end:], encoding="utf-8")
     return path
@@ -287,3 +291,17 @@ def test_the_console_names_the_factors_and_the_cells_in_words(screens, factorial
     assert "Factors: citations (shown, hidden) x tone (default, warm) x avatar (shown, hidden) x backend " in status
     assert "32 cells" in status and "1 participants" in status
     assert "| Citations shown, tone warm, avatar shown, backend extractive, disclosure standard |" in status
+
+
+def test_a_manipulation_check_on_the_avatar_is_scored_by_cell(tmp_path):
+    path = factorial_study(tmp_path / "s", "factors: {avatar: [shown, hidden]}")
+    checks = path.parent / "manipulation.yaml"
+    checks.write_text(checks.read_text(encoding="utf-8").replace("show_citations", "show_avatar"), encoding="utf-8")
+    study = load_study(path)
+    (column,) = [c for c in study.columns("post") if c.question.item.manipulation == "show_avatar"]
+    scale = column.instrument.scale
+    assert study.as_expected(column.question, scale, "avatar=shown", scale.max) == 1
+    assert study.as_expected(column.question, scale, "avatar=hidden", scale.max) == 0
+    # Without an avatar factor the setting is not there to check.
+    with pytest.raises(SurveyError, match="checks 'show_avatar'"):
+        load_study(factorial_study(tmp_path / "t", "factors: {citations: [shown, hidden]}", checks=checks))
