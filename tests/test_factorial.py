@@ -121,6 +121,8 @@ def test_the_default_study_keeps_its_two_conditions_and_its_package(tmp_path):
         ("factors: {tone: [default, cold]}", r"unknown levels \['cold'\].*tones:"),
         ("factors: {avatar: [shown, blurred]}", r"unknown levels \['blurred'\]"),
         ("factors: {mood: [a, b]}", "unknown factor 'mood'"),
+        ("factors: {avatar: [on, off]}", "YAML reads on, off, yes and no as true or false"),
+        ("factors: {tone: [Warm]}", "must be a lower-case name"),
         ("factors: {citations: [shown, shown]}", "distinct levels"),
         ("factors: {citations: [shown, hidden]}\nconditions: [{id: a}]", "not both"),
         ("factors: {tone: [default]}\ntones: {default: {line: x}}", "cannot redefine 'default'"),

@@ -275,7 +275,8 @@ class StudyFile(BaseModel):
     shuffle_blocks: bool = False
     # The design: a list of conditions, or factors with levels crossed into cells (one of the two).
     conditions: list[Condition] | None = Field(None, min_length=1)
-    factors: dict[str, list[str]] | None = None
+    # Levels are names; a bare on/off/yes/no reaches here as a YAML boolean and is refused with a hint.
+    factors: dict[str, list[str | bool | int | float]] | None = None
     # What each tone level other than ``default`` means, and each disclosure wording other than ``standard``.
     tones: dict[str, Tone] = Field(default_factory=dict)
     disclosures: dict[str, str] = Field(default_factory=dict)
@@ -315,7 +316,12 @@ class StudyFile(BaseModel):
             if not levels or len(set(levels)) != len(levels):
                 raise ValueError(f"factor {name} needs one or more distinct levels")
             for level in levels:
-                if not isinstance(level, str) or not re.match(_LEVEL, level):
+                if not isinstance(level, str):
+                    raise ValueError(
+                        f"level {level!r} of factor {name} is not a name: YAML reads on, off, yes and no as true "
+                        "or false; use names like shown and hidden (or quote them)"
+                    )
+                if not re.match(_LEVEL, level):
                     raise ValueError(f"level {level!r} of factor {name} must be a lower-case name like warm")
             allowed = {
                 "citations": set(SHOWN_HIDDEN),

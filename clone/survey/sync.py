@@ -85,10 +85,16 @@ class RecordSync:
                 fh.write(line + "\n")
 
     def write_export(self, study: Study, store: SurveyStore) -> None:
-        """Replace this site's export (wide, long, codebook) and study package in the folder being pushed."""
+        """Replace this site's export (wide, long, codebook) and study package in the folder being pushed.
+
+        The answers are already stored: a full disk is logged, never turned into an error for the participant
+        (the next completion or deletion writes the export again)."""
         with self.scheduler.lock:
-            write_study_export(study, store, self.folder)
-            write_package(study, self.folder / PACKAGE_FILE)
+            try:
+                write_study_export(study, store, self.folder)
+                write_package(study, self.folder / PACKAGE_FILE)
+            except OSError as exc:
+                log.warning("could not write the study export for the dataset: %s", exc.strerror)
 
     def push(self) -> None:
         """Upload now and wait for it (the scheduler also does this on its own timer and at exit)."""
