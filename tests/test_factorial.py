@@ -4,7 +4,10 @@ over every cell, each level applied in the participant's chat, each factor a col
 import asyncio
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest
 from gradio.state_holder import SessionState
 
 from clone import backends
+from clone.config import PROJECT_ROOT
 from clone.errors import SurveyError
 from clone.survey import SurveyStore, codebook, load_study, wide_csv
 from clone.survey.charts import readable
@@ -158,6 +162,57 @@ def test_randomisation_balances_every_cell_in_every_block(tmp_path, database):
     for block in range(10):  # blocks of one of each cell
         assert Counter(got[block * 4 : (block + 1) * 4]) == {c: 1 for c in cells}
     assert [r.condition for r in store.assignments()] == got
+
+
+REPLICA = """
+import os, sys, threading, time
+from clone.survey import SurveyStore, load_study
+study = load_study(sys.argv[3])
+store = SurveyStore(sys.argv[1])
+print("ready", flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.01)
+lock = threading.Lock()
+def work():
+    for _ in range(10):
+        a = store.assign(study, consent_version="1", transcript_opt_in=False, persona_id="p", app_version="1",
+                         backend="extractive")
+        with lock:
+            print(a.participant_id, a.condition, flush=True)
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+
+
+def test_two_replicas_assigning_at_once_keep_every_block_balanced_over_the_cells(tmp_path, database):
+    design = "factors:\n  citations: [shown, hidden]\n  avatar: [shown, hidden]"
+    path = factorial_study(tmp_path / "s", design, block_repeats=1)
+    SurveyStore(database)  # the schema exists before the race, as after a first deploy
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "-c", REPLICA, str(database), str(go), str(path)],
+            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True, env=env,
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    for proc in replicas:
+        assert proc.stdout.readline().strip() == "ready"
+    go.touch()
+    ids = []
+    for proc in replicas:
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0
+        ids += [line.split()[0] for line in out.splitlines()]
+    log = SurveyStore(database).assignments()
+    assert len(ids) == len(set(ids)) == 80 and sorted(r.participant_id for r in log) == sorted(ids)
+    cells = [c.id for c in load_study(path).conditions]
+    for block in range(1, 21):  # 80 participants, blocks of the 4 cells once each
+        assert sorted(r.condition for r in log if r.block == block) == sorted(cells)
 
 
 def test_each_factor_is_a_column_of_the_wide_export_and_codebook(tmp_path):
