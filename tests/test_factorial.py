@@ -20,7 +20,8 @@ from clone.config import PROJECT_ROOT
 from clone.errors import SurveyError
 from clone.survey import SurveyStore, codebook, load_study, wide_csv
 from clone.survey.charts import readable
-from clone.survey.instruments import DEFAULT_STUDY, parse_cell
+from clone.survey.design import parse_cell
+from clone.survey.instruments import DEFAULT_STUDY
 from clone.survey.package import study_package
 from clone.ui import Screens, build_app
 from clone.ui.page import avatar_path

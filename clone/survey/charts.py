@@ -10,8 +10,9 @@ import math
 
 import pandas as pd
 
+from clone.survey.design import parse_cell
 from clone.survey.export import _subscales, wide_rows
-from clone.survey.instruments import PHASES, Study, parse_cell
+from clone.survey.instruments import PHASES, Study
 from clone.survey.store import AssignmentRow, ParticipantRecord
 
 DISTRIBUTION_COLUMNS = ["phase", "item", "value", "count", "label", "value_label"]

@@ -11,7 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from clone.files import write_atomic
-from clone.survey.instruments import PHASES, Study, pages, parse_cell
+from clone.survey.design import parse_cell
+from clone.survey.instruments import PHASES, Study, pages
 from clone.survey.package import conditions
 from clone.survey.store import ParticipantRecord
 

@@ -7,9 +7,7 @@ subscale, with an ``R`` suffix for reverse-scored items.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import random
-import re
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from clone.config import ASSETS_DIR
 from clone.errors import SurveyError
+from clone.survey.design import Cell, Condition, Tone, cells, check_backends, check_factors
 
 DEFAULT_STUDY = ASSETS_DIR / "instruments" / "study.yaml"
 PHASES = ("pre", "post")
@@ -170,63 +169,6 @@ class ConsentText(BaseModel):
     version: str = Field(min_length=1, max_length=40)
 
 
-class Condition(BaseModel):
-    """One arm of the study. The AI disclosure is never a condition: every arm shows it."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    show_citations: bool = True
-
-
-# The factors a factorial design may cross, and the levels each takes. ``tone`` and ``disclosure`` levels other
-# than ``default`` / ``standard`` are defined in study.yaml (``tones:``, ``disclosures:``); ``backend`` levels
-# are registered backend names (clone.backends). There is no level without an AI disclosure.
-FACTORS = ("citations", "tone", "avatar", "backend", "disclosure")
-SHOWN_HIDDEN = ("shown", "hidden")
-DEFAULT_TONE = "default"
-STANDARD_DISCLOSURE = "standard"
-_LEVEL = r"^[a-z][a-z0-9_-]*$"
-_SAYS_AI = re.compile(r"\bAI\b")
-
-
-class Tone(BaseModel):
-    """A persona tone level: a line added to the persona's tone in the prompt, and optionally its own greeting."""
-
-    model_config = ConfigDict(extra="forbid")
-    line: str = Field(min_length=1, max_length=300)
-    greeting: str = Field("", max_length=500)
-
-
-class Cell(Condition):
-    """One cell of a factorial design (every factor at one level), or one arm of a ``conditions:`` list.
-
-    ``id`` is the cell id, e.g. ``citations=shown|tone=warm``; ``levels`` the level of each factor. What the
-    chat does for the participant: ``show_citations``, ``show_avatar``, ``backend`` ("" keeps the deployment's),
-    ``tone_line`` (added to the persona's tone) with ``greeting`` ("" keeps the persona's), and ``disclosure``
-    (the wording of the chat's AI disclosure; "" is the standard one). Every cell shows an AI disclosure.
-    """
-
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*(=[a-z0-9_-]+(\|[a-z][a-z0-9_]*=[a-z0-9_-]+)*)?$")
-    levels: dict[str, str] = Field(default_factory=dict)
-    show_avatar: bool = True
-    backend: str = ""
-    tone_line: str = ""
-    greeting: str = ""
-    disclosure: str = ""
-
-
-def cell_id(levels: dict[str, str]) -> str:
-    """A cell's id: ``factor=level`` pairs in the design's factor order, joined by ``|``."""
-    return "|".join(f"{factor}={level}" for factor, level in levels.items())
-
-
-def parse_cell(cell: str) -> dict[str, str]:
-    """The levels of a cell id (``{}`` for the id of a ``conditions:`` arm)."""
-    if "=" not in cell:
-        return {}
-    return dict(part.split("=", 1) for part in cell.split("|"))
-
-
 class Panel(BaseModel):
     """Where a participant who came from a paid panel (Prolific or another) goes at the end.
 
@@ -298,7 +240,7 @@ class StudyFile(BaseModel):
         if len(set(ids)) != len(ids):
             raise ValueError("two conditions have the same id")
         if self.factors is not None:
-            self._check_factors(self.factors)
+            check_factors(self.factors, self.tones, self.disclosures)
         for name in self.demographics:
             if not name.isidentifier() or not name.islower():
                 raise ValueError(f"demographic {name!r} must be a lower-case name like age_band")
@@ -306,64 +248,6 @@ class StudyFile(BaseModel):
         if unknown:
             raise ValueError(f"demographic_questions names {unknown}, which are not in demographics")
         return self
-
-    def _check_factors(self, factors: dict[str, list[str]]) -> None:
-        if not factors:
-            raise ValueError("factors needs at least one factor")
-        for name, levels in factors.items():
-            if name not in FACTORS:
-                raise ValueError(f"unknown factor {name!r}; use one of: {', '.join(FACTORS)}")
-            if not levels or len(set(levels)) != len(levels):
-                raise ValueError(f"factor {name} needs one or more distinct levels")
-            for level in levels:
-                if not isinstance(level, str):
-                    raise ValueError(
-                        f"level {level!r} of factor {name} is not a name: YAML reads on, off, yes and no as true "
-                        "or false; use names like shown and hidden (or quote them)"
-                    )
-                if not re.match(_LEVEL, level):
-                    raise ValueError(f"level {level!r} of factor {name} must be a lower-case name like warm")
-            allowed = {
-                "citations": set(SHOWN_HIDDEN),
-                "avatar": set(SHOWN_HIDDEN),
-                "tone": {DEFAULT_TONE, *self.tones},
-                "disclosure": {STANDARD_DISCLOSURE, *self.disclosures},
-            }.get(name)
-            unknown = [level for level in levels if allowed is not None and level not in allowed]
-            if unknown:
-                where = {"tone": " (define it under tones:)", "disclosure": " (define it under disclosures:)"}
-                raise ValueError(
-                    f"factor {name} has unknown levels {unknown}; use {', '.join(sorted(allowed))}{where.get(name, '')}"
-                )
-        if DEFAULT_TONE in self.tones or STANDARD_DISCLOSURE in self.disclosures:
-            raise ValueError("tones cannot redefine 'default', nor disclosures 'standard'")
-        for level, wording in self.disclosures.items():
-            # A disclosure level changes the wording, never removes it: every wording must say it is an AI.
-            if not wording.strip() or not _SAYS_AI.search(wording):
-                raise ValueError(f"disclosure wording {level!r} must be non-empty and say 'AI'")
-
-    def cells(self) -> list[Cell]:
-        """The design's cells: the conditions as they are, or every crossing of the factors' levels."""
-        if self.factors is None:
-            return [Cell(id=c.id, show_citations=c.show_citations) for c in self.conditions or []]
-        out = []
-        names = list(self.factors)
-        for combination in itertools.product(*self.factors.values()):
-            levels = dict(zip(names, combination, strict=True))
-            tone = self.tones.get(levels.get("tone", DEFAULT_TONE))
-            out.append(
-                Cell(
-                    id=cell_id(levels),
-                    levels=levels,
-                    show_citations=levels.get("citations", "shown") == "shown",
-                    show_avatar=levels.get("avatar", "shown") == "shown",
-                    backend=levels.get("backend", ""),
-                    tone_line=tone.line if tone else "",
-                    greeting=tone.greeting if tone else "",
-                    disclosure=self.disclosures.get(levels.get("disclosure", STANDARD_DISCLOSURE), ""),
-                )
-            )
-        return out
 
 
 class Column(BaseModel):
@@ -512,7 +396,7 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
     checkable = {"disclosure"} | {name for name, f in Condition.model_fields.items() if f.annotation is bool}
     if spec.factors and "avatar" in spec.factors:
         checkable.add("show_avatar")
-    _check_backends(path, spec.factors or {})
+    check_backends(path, spec.factors or {})
     for b, instrument in zip(blocks, instruments, strict=True):
         for n, item in enumerate(instrument.items, 1):
             if item.manipulation is not None and item.manipulation not in checkable:
@@ -531,7 +415,7 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
         consent_version=spec.consent.version,
         consent_text=consent_text,
         instruments=instruments,
-        conditions=spec.cells(),
+        conditions=cells(spec.conditions, spec.factors, spec.tones, spec.disclosures),
         factors=spec.factors or {},
         block_repeats=spec.block_repeats,
         demographics=spec.demographics,
@@ -563,15 +447,3 @@ def _spec(spec: StudyFile) -> dict:
     if out.get("conditions") is None:
         out.pop("conditions")
     return out
-
-
-def _check_backends(path: Path, factors: dict[str, list[str]]) -> None:
-    """A ``backend`` factor's levels must be registered backends (``SurveyError`` naming the file if not)."""
-    from clone.backends import available
-
-    unknown = [level for level in factors.get("backend", []) if level not in available()]
-    if unknown:
-        raise SurveyError(
-            f"Study file {path}: factor backend has unknown levels {unknown}; use registered backends: "
-            f"{', '.join(available())}."
-        )

@@ -17,7 +17,7 @@ from clone.errors import CloneError, InboxError, SurveyError
 from clone.guardrails import disclosure
 from clone.memory import bounded
 from clone.reply import reply_markdown
-from clone.survey.instruments import Cell
+from clone.survey.design import Cell
 from clone.ui.limits import CHAT_LIMIT_TEXT, Screen, checked_text
 from clone.ui.page import avatar_path
 
