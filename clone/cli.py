@@ -385,7 +385,7 @@ def keys_rotate() -> None:
 
 @cli.group()
 def study() -> None:
-    """The research study: its preregistrable package."""
+    """The research study: its preregistrable package, and pooling several sites' data."""
 
 
 @study.command("package")
@@ -416,6 +416,43 @@ def study_package_command(creator_dir: Path, out_file: Path) -> None:
         raise click.ClickException(f"Cannot write {out_file}: {exc.strerror}.") from None
     click.echo(f"Wrote {out_file}")
     click.echo(f"sha256 {digest}")
+
+
+@study.command("pool")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the pooled files (created if needed).",
+)
+@click.option(
+    "--package",
+    "package_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The study package every site must have run (default: the one most sites ran).",
+)
+@click.option("--exclude", multiple=True, metavar="SITE", help="Leave this site out (repeatable).")
+def study_pool_command(folder: Path, out_dir: Path, package_file: Path | None, exclude: tuple[str, ...]) -> None:
+    """Merge the sites' exports found in FOLDER (e.g. a download of the shared dataset, sites/SITE/ each) into
+    one wide and one long file with a site column, under one codebook.
+
+    A site whose study package differs from the others' is refused by name, and then nothing is written.
+    """
+    from clone.survey.pool import pool
+
+    try:
+        report = pool(folder, out_dir, package=package_file, exclude=exclude)
+    except CloneError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"Cannot pool into {out_dir}: {exc.strerror}.") from None
+    sites = ", ".join(f"{name} ({n})" for name, n in report.participants.items())
+    click.echo(f"Pooled {sum(report.participants.values())} participants from {len(report.sites)} sites: {sites}.")
+    click.echo(f"Study package sha256 {report.package_sha256}")
+    for path in report.files:
+        click.echo(f"Wrote {path}")
 
 
 @cli.command("settings")

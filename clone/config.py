@@ -11,6 +11,7 @@ relocates all state the app writes; nothing is ever written inside ``assets/``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from dataclasses import replace as _replace
@@ -235,6 +236,14 @@ class Settings:
         0.1,
         1440,
     )
+    study_site: str = _declare(
+        "CLONE_STUDY_SITE",
+        "",
+        "This deployment's site name in a study pooled across creators (lower-case letters, digits, - and _): "
+        "its records go under sites/SITE/ in CLONE_HF_DATASET and carry it in a `site` column. Empty: the "
+        "persona's id.",
+        lower=True,
+    )
     study_file: Path = _declare(
         "CLONE_STUDY",
         str(ASSETS_DIR / "instruments" / "study.yaml"),
@@ -413,7 +422,16 @@ def load_settings(
     values = {s.field: _coerce(s, raw_value(s.name, env)) for s in SETTINGS}
     if values["chunk_overlap"] >= values["chunk_size"]:
         raise ConfigError("CLONE_CHUNK_OVERLAP must be smaller than CLONE_CHUNK_SIZE.")
+    if values["study_site"] and not re.fullmatch(SITE_PATTERN, values["study_site"]):
+        raise ConfigError(
+            f"CLONE_STUDY_SITE={values['study_site']!r} is not a site name: use lower-case letters, digits, - and _ "
+            "(starting with a letter or digit), e.g. rosa-garden."
+        )
     return Settings(**values)
+
+
+# A study site's name: also a folder name in the shared dataset, so nothing that could climb out of it.
+SITE_PATTERN = r"[a-z0-9][a-z0-9_-]{0,63}"
 
 
 # Tokens shorter than this are refused at start: a short token falls to guessing.

@@ -80,6 +80,8 @@ class Clone:
         self.extra_documents = extra_documents or list
         self._index_checked = time.monotonic()
         self._reload_lock = threading.Lock()
+        # Other backends a study's design names (a ``backend`` factor), built once each by name.
+        self._backends: dict[str, Backend] = {}
 
     @classmethod
     def from_settings(
@@ -166,6 +168,18 @@ class Clone:
         finally:
             self._reload_lock.release()
 
+    def backend_named(self, name: str) -> Backend:
+        """The backend registered as ``name``, built once and kept ("" or this clone's own: its backend).
+
+        A study's ``backend`` factor answers each participant with their cell's backend; the services build
+        every one at start, so a missing key fails then, not when a participant writes.
+        """
+        if not name or name == self.backend.name:
+            return self.backend
+        if name not in self._backends:
+            self._backends[name] = get_backend(name, self.settings)
+        return self._backends[name]
+
     def closed(self, channel: str | None = None) -> tuple[str, str] | None:
         """``(reason, notice)`` when the clone may not answer on ``channel`` now; ``None`` when it may.
 
@@ -184,21 +198,32 @@ class Clone:
         return "revoked", self.killswitch.notice(name)
 
     def stream(
-        self, message: str | None, history: list[tuple[str, str]] | None = None, *, channel: str | None = None
+        self,
+        message: str | None,
+        history: list[tuple[str, str]] | None = None,
+        *,
+        channel: str | None = None,
+        backend: str = "",
+        tone_line: str = "",
     ) -> Iterator[Reply]:
         """Yield growing partial replies, then the final one (``done=True``), signed with a receipt.
 
         ``channel`` is where the fan asks (``web``, ``embed``, ``api``). A revoked clone (the kill switch), one
         whose consent expired or is gone, and a channel the consent does not list answer nothing: every
-        message gets the notice (see :meth:`closed`).
+        message gets the notice (see :meth:`closed`). A study participant's cell may name another registered
+        ``backend`` and a ``tone_line`` added to the persona's tone in the prompt; guardrails are the same.
         """
+        answering = self.backend_named(backend)
         shut = self.closed(channel)
         if shut:
             reason, notice = shut
-            final = Reply(text=notice, backend=self.backend.name, refused=True, abstained=True, reason=reason)
+            final = Reply(text=notice, backend=answering.name, refused=True, abstained=True, reason=reason)
             yield self._sign(final)
             return
-        for reply in self._compose(message, history):
+        persona = self.persona
+        if tone_line:
+            persona = persona.model_copy(update={"tone": f"{persona.tone} {tone_line}".strip()})
+        for reply in self._compose(message, history, answering, persona):
             yield self._sign(reply) if reply.done else reply
 
     def _sign(self, reply: Reply) -> Reply:
@@ -206,7 +231,13 @@ class Clone:
         receipt = self.notary.sign(reply.text, self.persona.id, reply.cited, reply.backend or self.backend.name)
         return replace(reply, receipt=receipt.as_dict())
 
-    def _compose(self, message: str | None, history: list[tuple[str, str]] | None) -> Iterator[Reply]:
+    def _compose(
+        self,
+        message: str | None,
+        history: list[tuple[str, str]] | None,
+        backend: Backend | None = None,
+        persona: Persona | None = None,
+    ) -> Iterator[Reply]:
         """The reply without its receipt: guardrails, retrieval, backend, citations.
 
         Guardrails run before retrieval (on the message), on the retrieved passages (injected
@@ -215,7 +246,9 @@ class Clone:
         A refusal is recorded on the reply as ``refused=True`` with its ``reason``; it also counts
         as ``abstained``, since the clone gave no answer from the content.
         """
-        base = Reply(text="", backend=self.backend.name, done=False)
+        backend = backend or self.backend
+        persona = persona or self.persona
+        base = Reply(text="", backend=backend.name, done=False)
         name = self.persona.name
         verdict = check_message(
             message,
@@ -246,14 +279,14 @@ class Clone:
         request = AnswerRequest(
             question=verdict.text,
             passages=passages,
-            persona=self.persona,
+            persona=persona,
             history=list(history or [])[-MAX_TURNS:],
             retrieval_query=query if query != verdict.text else "",
         )
         said = "\n".join(p.text for p in passages)
         raw = ""
         try:
-            for piece in self.backend.stream(request):
+            for piece in backend.stream(request):
                 raw += piece
                 text, sources = cite(raw, passages)
                 check = check_reply(
@@ -273,7 +306,7 @@ class Clone:
                     shown, shown_sources = cite(raw[:cut], passages)
                     yield replace(base, text=shown, sources=shown_sources)
         except BackendError as exc:
-            log.warning("backend %s failed: %s", self.backend.name, exc)
+            log.warning("backend %s failed: %s", backend.name, exc)
             yield replace(base, text=prompt("backend_error"), reason="backend_error", done=True)
             return
         text, sources = cite(raw, passages)

@@ -74,6 +74,8 @@ class Services:
             consent=ConsentGuard(settings.creator_dir, persona, trusted_key=trusted),
         )
         study = load_study(settings.study_file)
+        for cell in study.conditions:  # a study's backend factor: every backend is built now (a missing key fails)
+            clone.backend_named(cell.backend)
         # With CLONE_HF_DATASET set, completed records and deletions are also pushed to that dataset repo.
         store = open_store(
             settings.database,
@@ -81,6 +83,7 @@ class Services:
             dataset=settings.hf_dataset,
             folder=settings.hf_sync_dir,
             every=settings.hf_sync_minutes,
+            site=settings.study_site or persona.id,  # as Services.site
         )
         return cls(settings, persona, consent, clone, study, store, inbox, events)
 
@@ -91,6 +94,11 @@ class Services:
         if not (settings.database_url or settings.survey_db.is_file()):
             return []
         return InboxStore(settings.database).answer_documents()
+
+    @property
+    def site(self) -> str:
+        """This deployment's site in a pooled study: ``CLONE_STUDY_SITE``, or the persona's id."""
+        return self.settings.study_site or self.persona.id
 
     @property
     def content_dir(self) -> Path:

@@ -11,7 +11,7 @@ import pytest
 
 from clone.errors import ConfigError
 from clone.survey import SurveyStore, codebook, load_study
-from clone.survey.export import wide_rows
+from clone.survey.export import wide_csv, wide_rows
 from clone.survey.store import ChatMetrics
 from clone.survey.sync import RecordSync, SyncedStore, open_store
 from tests.conftest import make_settings
@@ -81,7 +81,7 @@ def complete(store, study, opt_in=False) -> str:
 
 
 def lines(api) -> list[dict]:
-    (content,) = api.files.values()
+    (content,) = [data for path, data in api.files.items() if path.endswith(".jsonl")]
     return [json.loads(line) for line in content.decode("utf-8").splitlines()]
 
 
@@ -102,8 +102,13 @@ def test_completed_records_and_deletions_are_pushed_as_jsonl(synced, study, api)
     )
     commits = [kw for name, kw in api.calls if name == "create_commit"]
     assert commits and all(kw["repo_type"] == "dataset" for kw in commits)
-    (path,) = api.files
-    assert path.endswith(".jsonl") and str(uuid.UUID(path.removesuffix(".jsonl"))) == path.removesuffix(".jsonl")
+    (path,) = [p for p in api.files if p.endswith(".jsonl")]
+    # Beside the records, the current export and package (what `study pool` merges across sites).
+    assert set(api.files) - {path} == {
+        "study-wide.csv", "study-long.csv", "study-codebook.csv", "study-codebook.json", "study-package.json"
+    }  # fmt: skip
+    assert api.files["study-wide.csv"].decode("utf-8") == wide_csv(study, synced.records())
+    assert str(uuid.UUID(path.removesuffix(".jsonl"))) == path.removesuffix(".jsonl")
 
     got = lines(api)
     assert [g["event"] for g in got] == ["completed", "completed", "deleted"]  # the dropout never completed

@@ -10,6 +10,7 @@ import math
 
 import pandas as pd
 
+from clone.survey.design import parse_cell
 from clone.survey.export import _subscales, wide_rows
 from clone.survey.instruments import PHASES, Study
 from clone.survey.store import AssignmentRow, ParticipantRecord
@@ -48,7 +49,10 @@ def mean_interval(values: list[float]) -> tuple[float, float, float, float]:
 
 
 def readable(slug: str) -> str:
-    """An id as words for a reader: ``citations_hidden`` -> ``Citations hidden``."""
+    """An id as words for a reader: ``citations_hidden`` -> ``Citations hidden``; a factorial cell
+    ``citations=hidden|tone=warm`` -> ``Citations hidden, tone warm``."""
+    if "=" in slug:
+        slug = ", ".join(f"{factor} {level}" for factor, level in parse_cell(slug).items())
     words = slug.replace("_", " ").strip()
     return words[:1].upper() + words[1:]
 

@@ -11,7 +11,9 @@ from datetime import datetime
 from pathlib import Path
 
 from clone.files import write_atomic
+from clone.survey.design import parse_cell
 from clone.survey.instruments import PHASES, Study, pages
+from clone.survey.package import conditions
 from clone.survey.store import ParticipantRecord
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -154,9 +156,31 @@ def _timings(study: Study, r: ParticipantRecord) -> dict[str, int | str]:
     return {column: _seconds(times.get(start), times.get(end)) for column, start, end in _steps(study)}
 
 
+def _factor_columns(study: Study) -> list[CodebookEntry]:
+    """One ``factor_<name>`` column per factor of a factorial design (none for a ``conditions:`` list)."""
+    return [
+        CodebookEntry(
+            f"factor_{name}",
+            f"Level of the factor {name} in the participant's cell (one of: {' | '.join(levels)})",
+            "string",
+            anchors="; ".join(levels),
+        )
+        for name, levels in study.factors.items()
+    ]
+
+
 def codebook(study: Study) -> list[CodebookEntry]:
     """Every column of the wide file, in order, with its meaning."""
     out = [CodebookEntry(name, label, kind) for name, kind, label in _META]
+    if study.factors:  # the cell, then its factors' levels, each a column
+        at = [e.column for e in out].index("condition") + 1
+        out[at - 1] = CodebookEntry(
+            "condition",
+            "Cell of the factorial design assigned by the server after consent (blocked randomization over "
+            "every cell), e.g. " + study.conditions[0].id,
+            "string",
+        )
+        out[at:at] = _factor_columns(study)
     n = len(pages(study.columns("post")))
     for column, _start, _end in _steps(study):
         page = column.rsplit("_", 1)[-1]
@@ -260,6 +284,9 @@ def wide_rows(study: Study, records: list[ParticipantRecord]) -> list[dict[str, 
             "chat_abstentions": chat.abstentions if chat else "",
             "chat_refusals": chat.refusals if chat else "",
         }
+        levels = parse_cell(r.condition)
+        for name in study.factors:
+            row[f"factor_{name}"] = levels.get(name, "")
         row |= _timings(study, r)
         row |= _order_values(study, r.order)
         for name in study.demographics:
@@ -351,7 +378,8 @@ def codebook_json(study: Study) -> str:
             "study": study.id,
             "study_version": study.version,
             "consent_version": study.consent_version,
-            "conditions": [c.model_dump() for c in study.conditions],
+            "conditions": conditions(study),
+            **({"factors": study.factors} if study.factors else {}),
             "columns": [asdict(e) for e in codebook(study)],
         },
         ensure_ascii=False,

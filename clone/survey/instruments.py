@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from clone.config import ASSETS_DIR
 from clone.errors import SurveyError
+from clone.survey.design import Cell, Condition, Tone, cells, check_backends, check_factors
 
 DEFAULT_STUDY = ASSETS_DIR / "instruments" / "study.yaml"
 # The full battery of the first version, for researchers who select it (CLONE_STUDY); the default is short.
@@ -170,14 +171,6 @@ class ConsentText(BaseModel):
     version: str = Field(min_length=1, max_length=40)
 
 
-class Condition(BaseModel):
-    """One arm of the study. The AI disclosure is never a condition: every arm shows it."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    show_citations: bool = True
-
-
 class Panel(BaseModel):
     """Where a participant who came from a paid panel (Prolific or another) goes at the end.
 
@@ -224,7 +217,15 @@ class StudyFile(BaseModel):
     instruments: list[str | Block] = Field(min_length=1)
     # Shuffle the order of the blocks (instruments) of each phase per participant.
     shuffle_blocks: bool = False
-    conditions: list[Condition] = Field(min_length=1)
+    # The design: a list of conditions, or factors with levels crossed into cells (one of the two).
+    conditions: list[Condition] | None = Field(None, min_length=1)
+    # Levels are names; a bare on/off/yes/no reaches here as a YAML boolean and is refused with a hint.
+    factors: dict[str, list[str | bool | int | float]] | None = None
+    # What each tone level other than ``default`` means, and each disclosure wording other than ``standard``.
+    tones: dict[str, Tone] = Field(default_factory=dict)
+    disclosures: dict[str, str] = Field(default_factory=dict)
+    # How many times each condition (cell) is in every randomisation block.
+    block_repeats: int = Field(2, ge=1, le=10)
     demographics: dict[str, list[str]] = Field(default_factory=dict)
     # Each demographic question as a participant reads it (a sentence), by its name; else its name in words.
     demographic_questions: dict[str, str] = Field(default_factory=dict)
@@ -235,9 +236,13 @@ class StudyFile(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self) -> StudyFile:
-        ids = [c.id for c in self.conditions]
+        if (self.conditions is None) == (self.factors is None):
+            raise ValueError("give either conditions (a list) or factors (with levels), not both and not neither")
+        ids = [c.id for c in self.conditions or []]
         if len(set(ids)) != len(ids):
             raise ValueError("two conditions have the same id")
+        if self.factors is not None:
+            check_factors(self.factors, self.tones, self.disclosures)
         for name in self.demographics:
             if not name.isidentifier() or not name.islower():
                 raise ValueError(f"demographic {name!r} must be a lower-case name like age_band")
@@ -287,7 +292,11 @@ class Study(BaseModel):
     consent_version: str
     consent_text: str
     instruments: list[Instrument]
-    conditions: list[Condition]
+    # The cells participants are randomised over (a ``conditions:`` list is a design of one factor).
+    conditions: list[Cell]
+    # The factors and their levels, in study.yaml's order ({} for a ``conditions:`` list).
+    factors: dict[str, list[str]] = Field(default_factory=dict)
+    block_repeats: int = 2
     demographics: dict[str, list[str]]
     demographic_questions: dict[str, str] = Field(default_factory=dict)
     min_turns: int = 0
@@ -367,7 +376,7 @@ class Study(BaseModel):
         middle = (scale.min + scale.max) / 2
         return int(value > middle if on else value < middle)
 
-    def condition(self, condition_id: str) -> Condition:
+    def condition(self, condition_id: str) -> Cell:
         """A condition by id (``SurveyError`` for one the study does not have)."""
         for c in self.conditions:
             if c.id == condition_id:
@@ -387,6 +396,9 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
         raise SurveyError(f"Study file {path} lists two instruments with the same id: {', '.join(ids)}.")
     shuffle_items = [i.id for i, b in zip(instruments, blocks, strict=True) if b.shuffle_items]
     checkable = {"disclosure"} | {name for name, f in Condition.model_fields.items() if f.annotation is bool}
+    if spec.factors and "avatar" in spec.factors:
+        checkable.add("show_avatar")
+    check_backends(path, spec.factors or {})
     for b, instrument in zip(blocks, instruments, strict=True):
         for n, item in enumerate(instrument.items, 1):
             if item.manipulation is not None and item.manipulation not in checkable:
@@ -405,17 +417,35 @@ def load_study(path: Path = DEFAULT_STUDY) -> Study:
         consent_version=spec.consent.version,
         consent_text=consent_text,
         instruments=instruments,
-        conditions=spec.conditions,
+        conditions=cells(spec.conditions, spec.factors, spec.tones, spec.disclosures),
+        factors=spec.factors or {},
+        block_repeats=spec.block_repeats,
         demographics=spec.demographics,
         demographic_questions=spec.demographic_questions,
         min_turns=spec.min_turns,
         panel=spec.panel,
         shuffle_blocks=spec.shuffle_blocks,
         shuffle_items=shuffle_items,
-        spec=spec.model_dump(mode="json", exclude={"panel"}),
+        spec=_spec(spec),
         files={i.id: b.file for i, b in zip(instruments, blocks, strict=True)},
         file_hashes={
             i.id: hashlib.sha256((path.parent / b.file).read_bytes()).hexdigest()
             for i, b in zip(instruments, blocks, strict=True)
         },
     )
+
+
+# study.yaml settings added with factorial designs, kept out of a study's package while unset, so a study
+# written before them keeps its package (and its hash).
+_NEWER_SETTINGS = ("factors", "tones", "disclosures", "block_repeats")
+
+
+def _spec(spec: StudyFile) -> dict:
+    """study.yaml's settings for the package: all but the panel's, the newer ones only where set."""
+    out = spec.model_dump(mode="json", exclude={"panel"})
+    for name in _NEWER_SETTINGS:
+        if name not in spec.model_fields_set:
+            out.pop(name)
+    if out.get("conditions") is None:
+        out.pop("conditions")
+    return out

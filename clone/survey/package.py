@@ -2,7 +2,8 @@
 assigned, with a sha256 that every participant's row carries (``study_package_sha256``).
 
 The package holds ``study.yaml``'s settings, every instrument (id, version, validation, citation and the
-sha256 of its file), the consent text's version and sha256, the conditions, the randomisation scheme, an
+sha256 of its file), the consent text's version and sha256, the conditions (for a factorial design the
+factors and every cell with its levels), the randomisation scheme, an
 analysis-plan template to fill in and the app version. Nothing about the creator is in it (several
 creators' deployments run the same package), and nothing of ``study.yaml``'s ``panel`` block: completion
 codes must not be published, and each site may recruit on its own panel study. It is written canonically
@@ -62,19 +63,41 @@ def study_package(study: Study) -> dict:
             }
             for i in study.instruments
         ],
-        "conditions": [c.model_dump() for c in study.conditions],
+        "conditions": conditions(study),
         "randomisation": {
-            "conditions": "Blocked randomisation on the server at consent: blocks of every condition twice, "
-            "shuffled with the operating system's CSPRNG (Python secrets), shared by every replica.",
+            "conditions": scheme(study),
             "shuffle_blocks": study.shuffle_blocks,
             "shuffle_items": list(study.shuffle_items),
             "orders": "Drawn on the server at consent with secrets and recorded per participant (*_order columns).",
         },
+        **({"factors": study.factors} if study.factors else {}),
         "min_turns": study.min_turns,
         "demographics": study.demographics,
         "analysis_plan": ANALYSIS_PLAN,
         "app_version": __version__,
     }
+
+
+def conditions(study: Study) -> list[dict]:
+    """The conditions as the package lists them: for a factorial design, each cell with its levels and what the
+    chat does in it; for a ``conditions:`` list, each condition's id and settings as study.yaml gives them."""
+    if not study.factors:
+        return [{"id": c.id, "show_citations": c.show_citations} for c in study.conditions]
+    return [c.model_dump() for c in study.conditions]
+
+
+def scheme(study: Study) -> str:
+    """The randomisation scheme in words."""
+    times = {1: "once", 2: "twice"}.get(study.block_repeats, f"{study.block_repeats} times")
+    if study.factors:
+        crossing = " x ".join(f"{name} ({len(levels)})" for name, levels in study.factors.items())
+        what = f"every cell of the full crossing {crossing} = {len(study.conditions)} cells {times}"
+    else:
+        what = f"every condition {times}"
+    return (
+        f"Blocked randomisation on the server at consent: blocks of {what}, shuffled with the operating system's "
+        "CSPRNG (Python secrets), shared by every replica."
+    )
 
 
 def package_text(study: Study) -> str:

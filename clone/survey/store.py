@@ -252,7 +252,8 @@ class SurveyStore:
         A participant sent by a panel (``panel``) is recorded by the keyed hash of their panel id; one whose
         hash this study has seen before raises ``SurveyError`` and nothing is written.
 
-        Blocks hold every condition twice, shuffled with ``secrets``; the next free slot is taken inside
+        Blocks hold every condition (every cell of a factorial design) ``block_repeats`` times (twice unless
+        study.yaml says otherwise), shuffled with ``secrets``; the next free slot is taken inside
         the same transaction that writes the participant, under a lock that every replica takes (SQLite's
         write lock, or a PostgreSQL advisory lock), so concurrent participants never share a slot and the
         log has a row for every assignment, finished or not.
@@ -275,7 +276,7 @@ class SurveyStore:
                 # First participant, a finished block, or a study whose conditions changed: open a new block.
                 conn.execute(text("DELETE FROM assignments WHERE assigned_at IS NULL"))
                 block = (conn.execute(text("SELECT MAX(block) FROM assignments")).scalar() or 0) + 1
-                order = ids * 2
+                order = ids * study.block_repeats
                 secrets.SystemRandom().shuffle(order)
                 conn.execute(
                     text("INSERT INTO assignments (block, position, condition) VALUES (:block, :position, :condition)"),
@@ -308,7 +309,8 @@ class SurveyStore:
                     "condition": condition,
                     "persona": persona_id,
                     "app": app_version,
-                    "backend": backend,
+                    # The backend that answers this participant: their cell's, where the design has a backend factor.
+                    "backend": study.condition(condition).backend or backend,
                     "panel": panel.panel if panel else None,
                     "panel_study": (panel.study_id or None) if panel else None,
                     "panel_hash": hashed,

@@ -4,6 +4,12 @@ A Space's disk is wiped on restart. When ``CLONE_HF_DATASET`` is set, every comp
 wide-file row) and every deletion (a tombstone) is also appended as one JSON line to a file in
 ``CLONE_HOME/hf-sync``; huggingface_hub's ``CommitScheduler`` uploads changed files every
 ``CLONE_HF_SYNC_MINUTES``. One UUID-named file per process, so two replicas never write the same file.
+
+Several creators' deployments may run the same study package and sync to one dataset: each is a *site*
+(``CLONE_STUDY_SITE``, by default the persona's id), its files go under ``sites/SITE/`` in the dataset so sites
+never overwrite each other, and each record carries a ``site`` field. Beside the records, each site keeps its
+current export there (the wide, long and codebook files and the study package, refreshed at each completion
+and deletion), which ``python -m clone study pool`` merges across sites (:mod:`clone.survey.pool`).
 """
 
 from __future__ import annotations
@@ -19,13 +25,19 @@ from sqlalchemy import Engine
 
 from clone.db import utc_now
 from clone.errors import ConfigError
-from clone.survey.export import wide_rows
+from clone.survey.export import wide_rows, write_study_export
 from clone.survey.instruments import Study
+from clone.survey.package import write_package
 from clone.survey.store import SurveyStore
 
 log = logging.getLogger(__name__)
 
 _STUDY_ID = re.compile(r"^p[0-9a-f]{16}$")
+
+# Where a site's files go in the dataset repo.
+SITES_DIR = "sites"
+# The study package as each site keeps it beside its export (what `study pool` compares across sites).
+PACKAGE_FILE = "study-package.json"
 
 
 class RecordSync:
@@ -43,9 +55,11 @@ class RecordSync:
         every: float = 5,
         token: str | None = None,
         hf_api: Any = None,
+        site: str = "",
     ):
         from huggingface_hub import CommitScheduler, HfApi
 
+        self.site = site
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / f"{uuid.uuid4()}.jsonl"
@@ -57,15 +71,30 @@ class RecordSync:
             every=every,
             private=True,
             hf_api=hf_api or HfApi(token=token),
+            # A site's own folder in the dataset: sites pooled in one dataset never overwrite each other's files.
+            path_in_repo=f"{SITES_DIR}/{site}" if site else None,
         )
         log.info("Survey records are also pushed to the dataset %s every %g minutes.", repo_id, every)
 
     def append(self, record: dict) -> None:
-        """Append one record as a JSON line; the scheduler's lock keeps a push from reading half a line."""
-        line = json.dumps(record, ensure_ascii=False, sort_keys=True)
+        """Append one record (with this site's name, if any) as a JSON line; the scheduler's lock keeps a push
+        from reading half a line."""
+        line = json.dumps(record | ({"site": self.site} if self.site else {}), ensure_ascii=False, sort_keys=True)
         with self.scheduler.lock:
             with self.path.open("a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
+
+    def write_export(self, study: Study, store: SurveyStore) -> None:
+        """Replace this site's export (wide, long, codebook) and study package in the folder being pushed.
+
+        The answers are already stored: a full disk is logged, never turned into an error for the participant
+        (the next completion or deletion writes the export again)."""
+        with self.scheduler.lock:
+            try:
+                write_study_export(study, store, self.folder)
+                write_package(study, self.folder / PACKAGE_FILE)
+            except OSError as exc:
+                log.warning("could not write the study export for the dataset: %s", exc.strerror)
 
     def push(self) -> None:
         """Upload now and wait for it (the scheduler also does this on its own timer and at exit)."""
@@ -97,6 +126,7 @@ class SyncedStore(SurveyStore):
             if record is not None:
                 row = wide_rows(study, [record])[0]
                 self.sync.append({"event": "completed", "synced_at": utc_now(), **row})
+            self.sync.write_export(study, self)
 
     def delete(self, code: str) -> bool:
         """Delete locally and append a tombstone, so the dataset copy can be dropped too.
@@ -108,6 +138,8 @@ class SyncedStore(SurveyStore):
         code = (code or "").strip().lower()
         if gone or _STUDY_ID.match(code):
             self.sync.append({"event": "deleted", "synced_at": utc_now(), "participant_id": code})
+        if gone:
+            self.sync.write_export(self.study, self)
         return gone
 
 
@@ -119,11 +151,13 @@ def open_store(
     folder: Path | None = None,
     every: float = 5,
     hf_api: Any = None,
+    site: str = "",
 ) -> SurveyStore:
     """A plain :class:`SurveyStore`, or a :class:`SyncedStore` when ``dataset`` (a repo id) is set.
 
     ``target`` is a SQLite path or a database URL (``Settings.database``). The sync files go in ``folder``,
     by default ``hf-sync`` beside a SQLite file; a database URL has no such place, so it needs ``folder``.
+    ``site`` puts them under ``sites/SITE/`` in the dataset (and in each record); "" at the dataset's root.
     """
     if not dataset:
         return SurveyStore(target)
@@ -134,5 +168,5 @@ def open_store(
                 "pass folder=settings.hf_sync_dir."
             )
         folder = Path(target).parent / "hf-sync"
-    sync = RecordSync(dataset, folder, every=every, hf_api=hf_api)
+    sync = RecordSync(dataset, folder, every=every, hf_api=hf_api, site=site)
     return SyncedStore(target, study, sync)

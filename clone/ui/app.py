@@ -65,7 +65,7 @@ def build_app(services: Services) -> gr.Blocks:
         with gr.Tabs(elem_id="clone-tabs") as tabs:
             with gr.Tab("Chat", id="chat"):
                 reminder = survey_view.reminder()  # the study's "I have finished chatting", shown to participants
-                replies = chat.build(chat_h, "chat", study=study_state)
+                panel = chat.build(chat_h, "chat", study=study_state)
             with gr.Tab("Survey", id="survey") as survey_tab:
                 survey_view.build(
                     screens.survey,
@@ -73,7 +73,8 @@ def build_app(services: Services) -> gr.Blocks:
                     tabs=tabs,
                     survey_tab=survey_tab,
                     chat_reminder=reminder,
-                    replies=replies,
+                    replies=panel.replies,
+                    chat_opening=(chat_h.opening, (panel.chatbot, panel.session)),
                 )
             with gr.Tab("Verify", id="verify"):
                 verify.build(screens.verify)

@@ -8,15 +8,17 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import gradio as gr
 from sqlalchemy.exc import SQLAlchemyError
 
 from clone.analytics import new_conversation_id
-from clone.errors import CloneError, InboxError
+from clone.errors import CloneError, InboxError, SurveyError
 from clone.guardrails import disclosure
 from clone.memory import bounded
 from clone.reply import reply_markdown
+from clone.survey.design import Cell
 from clone.ui.limits import CHAT_LIMIT_TEXT, Screen, checked_text
 from clone.ui.page import avatar_path
 
@@ -59,12 +61,29 @@ def new_session() -> dict:
     return {"history": [], "disclosed_at": None, "turns": 0}
 
 
-def reminder_markdown(name: str) -> str:
-    """The repeated disclosure, shown in long chats."""
-    return f"*Reminder:* {disclosure(name)}"
+def reminder_markdown(name: str, wording: str = "") -> str:
+    """The repeated disclosure, shown in long chats (in a study cell's ``wording``, if it has one)."""
+    return f"*Reminder:* {disclosure_text(name, wording)}"
+
+
+def disclosure_text(name: str, wording: str = "") -> str:
+    """The chat's AI disclosure: the standard one, or a study cell's wording (``{name}``: the creator's name).
+
+    A wording is validated to say "AI" when the study is loaded: it changes how the disclosure reads,
+    never whether there is one.
+    """
+    return wording.replace("{name}", name) if wording.strip() else disclosure(name)
 
 
 @dataclass
+class Panel(NamedTuple):
+    """What :func:`build` returns: the conversation, its session state and the reply events."""
+
+    chatbot: gr.Chatbot
+    session: gr.State
+    replies: list
+
+
 class ChatHandlers(Screen):
     """The chat's events and the ``/chat`` API, plain functions over the services."""
 
@@ -100,15 +119,19 @@ class ChatHandlers(Screen):
         due = session["turns"] >= self.settings.disclosure_every_turns or (
             now - session["disclosed_at"] >= self.settings.disclosure_every_minutes * 60
         )
-        if due:
-            chat.append({"role": "assistant", "content": reminder_markdown(clone.persona.name)})
-            session.update(disclosed_at=now, turns=0)
-        # A study participant's condition decides whether citations are shown; the AI mark always is.
+        # A study participant's cell decides whether citations are shown, which backend answers, the tone line
+        # in the prompt and the disclosure's wording; the AI mark and a disclosure are in every cell.
         participant = (study or {}).get("participant") or {}
-        show = self.show_citations and participant.get("show_citations", True)
+        cell = self.cell(study)
+        if due:
+            chat.append({"role": "assistant", "content": reminder_markdown(clone.persona.name, cell.disclosure)})
+            session.update(disclosed_at=now, turns=0)
+        show = self.show_citations and participant.get("show_citations", True) and cell.show_citations
         reply = None
         try:
-            for reply in clone.stream(message, session["history"], channel=channel):
+            for reply in clone.stream(
+                message, session["history"], channel=channel, backend=cell.backend, tone_line=cell.tone_line
+            ):
                 yield chat + [{"role": "assistant", "content": reply_markdown(reply, show)}], "", session
         except CloneError as exc:
             log.warning("chat failed: %s", exc)
@@ -131,6 +154,32 @@ class ChatHandlers(Screen):
                 # The offer sits inside the declined reply (Gradio draws a message's options under it).
                 final["options"] = [{"label": ASK_CREATOR, "value": ASK_CREATOR}]
             yield chat + [final], "", session
+
+    def cell(self, study: dict | None) -> Cell:
+        """The study cell of the participant whose survey state is ``study``; for everyone else (and a cell
+        the study no longer has) the plain chat: citations, avatar, the deployment's backend and wording."""
+        condition = ((study or {}).get("participant") or {}).get("condition")
+        if condition:
+            try:
+                return self.services.study.condition(condition)
+            except SurveyError:
+                log.warning("a participant's cell %r is not in the study any more", condition)
+        return Cell(id="none")
+
+    def opening(self, study: dict | None) -> tuple:
+        """The chat as a participant's cell opens it, right after consent: its disclosure wording, its greeting,
+        the avatar shown or not, and a fresh conversation. Returns (chatbot, chat session); nothing changes for
+        someone who is not (or not just now) a participant."""
+        participant = (study or {}).get("participant") or {}
+        if participant.get("stage") != "pre":
+            return gr.update(), gr.update()
+        cell, persona = self.cell(study), self.services.persona
+        messages = [
+            {"role": "assistant", "content": disclosure_text(persona.name, cell.disclosure)},
+            {"role": "assistant", "content": cell.greeting or persona.greeting},
+        ]
+        avatar = avatar_path(self.settings) if cell.show_avatar else None
+        return gr.update(value=messages, avatar_images=(None, avatar)), new_session()
 
     def respond_embed(
         self, message: str, chat: list[dict], session: dict | None, request: gr.Request | None = None
@@ -237,13 +286,14 @@ def inbox_form(h: ChatHandlers, session: gr.State, prefix: str) -> list:
     return [form, question, result]
 
 
-def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height: int = 480) -> list:
+def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height: int = 480) -> Panel:
     """The chat panel: greeting with the AI disclosure, the conversation, the inbox form, the input.
 
     ``prefix`` names the elements (``chat`` on the fan app, ``widget`` on ``/widget``); ``study`` is the
     survey's state where a study runs beside the chat. On a phone the stylesheet lets the conversation fill
     the screen's height, with the input and Send on one line under it (assets/style.css). Returns the
-    reply events (Enter and Send), for a study to follow each reply.
+    conversation and its session state, which the study's consent step resets to the participant's cell
+    (:meth:`ChatHandlers.opening`), and the reply events (Enter and Send), for a study to follow each reply.
     """
     persona = h.services.persona
     chatbot = gr.Chatbot(
@@ -289,4 +339,4 @@ def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height
     chatbot.option_select(h.inbox_offer, session, offer, api_visibility="private").then(
         None, js=f"() => document.querySelector('#{prefix}-inbox-question textarea')?.focus()"
     )
-    return replies
+    return Panel(chatbot, session, replies)

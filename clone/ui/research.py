@@ -140,12 +140,15 @@ class ResearchHandlers(Screen):
         s = self.services
         records = s.store.records()
         finished = sum(r.post_at is not None for r in records)
-        conditions = ", ".join(f"`{c.id}`" for c in s.study.conditions)
+        conditions = "Conditions: " + ", ".join(f"`{c.id}`" for c in s.study.conditions)
+        if s.study.factors:  # a factorial design: its factors, not every cell's id
+            crossing = " x ".join(f"{name} ({', '.join(levels)})" for name, levels in s.study.factors.items())
+            conditions = f"Factors: {crossing}, {len(s.study.conditions)} cells"
         package = package_sha256(s.study)
         # Participants who took part under another package (the study or the app changed since): say so loudly.
         others = sum(1 for r in records if r.study_package_sha256 and r.study_package_sha256 != package)
         line = (
-            f"**Study `{s.study.id}`, version {s.study.version}.** Conditions: {conditions}. "
+            f"**Study `{s.study.id}`, version {s.study.version}.** {conditions}. "
             f"{len(records)} participants, {finished} finished. Study package sha256 `{package}` "
             "(`python -m clone study package` writes it)."
         )

@@ -132,6 +132,7 @@ class SurveyHandlers(Screen):
             return session, gr.update(visible=True), gr.update(visible=False), str(exc), gr.update()
         session["participant"] = {
             "id": a.participant_id,
+            "condition": a.condition,  # the cell: the chat reads what it shows from the study, on the server
             "show_citations": s.study.condition(a.condition).show_citations,
             "transcript_opt_in": keep_transcript is True,
             "stage": "pre",

@@ -4,6 +4,7 @@ code; and the study reminder shown on the chat. The steps' logic is :class:`clon
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import NamedTuple
 
 import gradio as gr
@@ -57,6 +58,7 @@ def build(
     survey_tab: gr.Tab | None = None,
     chat_reminder: Reminder | None = None,
     replies: list | None = None,
+    chat_opening: tuple[Callable, tuple[gr.Chatbot, gr.State]] | None = None,
 ) -> None:
     """The participant flow: consent, pre-chat questions, chat, post-chat questions, code; and deletion.
 
@@ -69,6 +71,8 @@ def build(
     Taps are counted (tests/test_browser_people.py): agreeing is one button under the consent text,
     "Continue to the chat" opens the chat with the cursor in its box, and the reminder's "I have finished
     chatting" opens the questions after the chat.
+    ``chat_opening`` (:meth:`clone.ui.chat.ChatHandlers.opening` and the chat's conversation and session,
+    from :func:`clone.ui.chat.build`) opens the chat as the participant's cell has it after consent.
     """
     study = h.services.study
     numbers = {"pre": h.numbers("pre"), "post": h.numbers("post")}
@@ -157,6 +161,9 @@ def build(
     started = start.click(
         h.consent, [agree, keep, session], [session, consent_step, pre_step, status, agree], api_name="consent"
     )
+    if chat_opening is not None:  # the chat as the participant's cell shows it: wording, greeting, avatar
+        opening, (chatbot, chat_session) = chat_opening
+        started = started.then(opening, session, [chatbot, chat_session], api_visibility="private")
     if study.shuffled:  # the participant's own order, drawn at consent, onto the rating slots
         started = started.then(lambda st: h.order_items(st, "pre"), session, pre, api_visibility="private")
     started.then(None, js=FOCUS_MISSING_JS)
