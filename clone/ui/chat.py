@@ -75,7 +75,6 @@ def disclosure_text(name: str, wording: str = "") -> str:
     return wording.replace("{name}", name) if wording.strip() else disclosure(name)
 
 
-@dataclass
 class Panel(NamedTuple):
     """What :func:`build` returns: the conversation, its session state and the reply events."""
 
@@ -84,6 +83,7 @@ class Panel(NamedTuple):
     replies: list
 
 
+@dataclass
 class ChatHandlers(Screen):
     """The chat's events and the ``/chat`` API, plain functions over the services."""
 
