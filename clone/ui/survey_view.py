@@ -126,7 +126,11 @@ def build(
         api_name="submit_pre",
     ).then(None, js=FOCUS_MISSING_JS)
     finished = chatted.click(
-        h.finish_chat, session, [session, chat_step, post_step, status, reminder_group], api_visibility="private"
+        h.finish_chat,
+        session,
+        [session, chat_step, post_step, status, reminder_group],
+        api_name="finish_chat",
+        api_visibility="undocumented",  # for `study simulate`; a person presses the button
     )
     if study.shuffled:
         finished.then(lambda st: h.order_items(st, "post"), session, post, api_visibility="private")
@@ -140,7 +144,8 @@ def build(
             next_page,
             [session, *page_items],
             [page_columns[i], page_columns[i + 1], status, *page_items],
-            api_visibility="private",
+            api_name=f"post_page_{i + 1}",
+            api_visibility="undocumented",  # for `study simulate`, which times the pages as a person would
         ).then(None, js=FOCUS_MISSING_JS)
     post_done.click(
         h.submit_post,
