@@ -35,7 +35,7 @@ MIGRATIONS: tuple[str, ...] = (
     # 2: fans' ratings of single replies (not study participants', which are research data): one row per
     # reply, keyed by its receipt's short code (a new rating replaces the old), with no identifier of the fan.
     """
-    CREATE TABLE reply_feedback (
+    CREATE TABLE feedback_events (
         reply   TEXT PRIMARY KEY,
         at      TEXT NOT NULL,
         day     TEXT NOT NULL,
@@ -43,7 +43,7 @@ MIGRATIONS: tuple[str, ...] = (
         rating  TEXT NOT NULL,
         reason  TEXT NOT NULL DEFAULT ''
     );
-    CREATE INDEX reply_feedback_day ON reply_feedback (day);
+    CREATE INDEX feedback_events_day ON feedback_events (day);
     """,
 )
 
@@ -93,10 +93,10 @@ class EventLog:
         removes it. Nothing about the fan is kept."""
         stamp = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         with db.transaction(self.engine) as conn:
-            conn.execute(text("DELETE FROM reply_feedback WHERE reply = :reply"), {"reply": reply})
+            conn.execute(text("DELETE FROM feedback_events WHERE reply = :reply"), {"reply": reply})
             if rating is not None:
                 conn.execute(
-                    text("INSERT INTO reply_feedback VALUES (:reply, :at, :day, :channel, :rating, :reason)"),
+                    text("INSERT INTO feedback_events VALUES (:reply, :at, :day, :channel, :rating, :reason)"),
                     {"reply": reply, "at": stamp, "day": stamp[:10], "channel": channel, "rating": rating,
                      "reason": reason},
                 )  # fmt: skip
@@ -108,13 +108,13 @@ class EventLog:
         counts = dict(
             db.fetch(
                 self.engine,
-                "SELECT rating, COUNT(*) FROM reply_feedback WHERE day >= :start GROUP BY rating",
+                "SELECT rating, COUNT(*) FROM feedback_events WHERE day >= :start GROUP BY rating",
                 {"start": start},
             )
         )
         reasons = db.fetch(
             self.engine,
-            "SELECT at, rating, reason FROM reply_feedback WHERE day >= :start AND reason != '' "
+            "SELECT at, rating, reason FROM feedback_events WHERE day >= :start AND reason != '' "
             "ORDER BY at DESC, reply LIMIT :limit",
             {"start": start, "limit": recent},
         )

@@ -4,7 +4,9 @@ A receipt is a compact, self-contained token ``<base64url(payload)>.<base64url(s
 payload is canonical JSON (sorted keys, no spaces). Version 2 holds ``v`` (2), ``text_sha256`` (the
 reply without citation markers), ``cited_sha256`` (the reply with its ``[n]`` markers), ``persona``,
 ``sources`` (the numbered source list as the fan sees it: ``{"id", "label", "url"}`` each),
-``time`` (ISO-8601 UTC, whole seconds), ``backend`` and ``key`` (the signing key's fingerprint).
+``time`` (ISO-8601 UTC, whole seconds), ``backend``, ``key`` (the signing key's fingerprint) and ``nonce``
+(64 random bits, so two equal replies in the same second still get receipts of their own: a rating names
+one reply by its receipt). Receipts from before the nonce verify as before.
 Only this deployment can check a receipt: it keeps its current key and the public halves of retired
 ones under ``CLONE_HOME/keys/``.
 
@@ -37,6 +39,7 @@ import hmac
 import json
 import logging
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -221,6 +224,7 @@ class Notary:
             "time": stamp,
             "backend": backend,
             "key": self._fingerprint,
+            "nonce": secrets.token_hex(8),
         }
         body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         signature = self._private.sign(body)
