@@ -168,3 +168,13 @@ def test_the_store_keeps_ratings_clicks_and_the_simulated_mark_on_every_database
     assert [(f.rating, f.reason) for f in record.feedback] == [("up", "good")]
     assert len(record.clicks) == 1 and len(record.clicks[0].url) == 2000
     assert sorted(r.simulated for r in store.records(include_simulated=True)) == [False, True]
+
+
+def test_the_creator_console_counts_fans_ratings_and_shows_reasons_as_typed(screens):
+    from tests.conftest import CREATOR_TOKEN
+
+    screens.feedback.feedback_api(reply(screens)["receipt"]["receipt"], "up", "[click](https://evil.example) *now*")
+    screens.feedback.feedback_api(reply(screens, "What is your cat called?")["receipt"]["receipt"], "down")
+    summary = screens.creator.analytics_data(CREATOR_TOKEN)[-1]
+    assert "1 up, 1 down" in summary
+    assert r"Up: \[click\]\(https://evil\.example\) \*now\*" in summary
