@@ -120,14 +120,14 @@ def test_the_chat_thumbs_rate_the_reply_they_sit_under(screens, services):
     *_, (messages, _box, session) = screens.chat.respond("How big is your balcony?", [], None)
     liked = gr.LikeData(None, {"index": len(messages) - 1, "value": [messages[-1]["content"]], "liked": True})
     session, form, _reason, note = screens.feedback.like(session, "web", liked)
-    assert form["visible"] is True and "What did you like" in note
+    assert form["visible"] is True and "What did you like" in note["value"]
     session, form, _reason, note = screens.feedback.give_reason("Lovely", session, "web")
     assert form["visible"] is False and services.events.feedback()["reasons"][0][1:] == ("up", "Lovely")
     undone = gr.LikeData(None, {"index": len(messages) - 1, "value": [messages[-1]["content"]], "liked": ""})
     screens.feedback.like(session, "web", undone)
     assert services.events.feedback()["up"] == 0
     greeting = gr.LikeData(None, {"index": 1, "value": ["Hi! Ask me anything."], "liked": False})
-    assert screens.feedback.like({}, "web", greeting)[3] == NOT_A_REPLY
+    assert screens.feedback.like({}, "web", greeting)[3]["value"] == NOT_A_REPLY
 
 
 def test_only_the_research_token_makes_a_simulated_participant(screens, services):

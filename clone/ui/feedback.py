@@ -47,6 +47,11 @@ SOURCE_CLICK_JS = """
 """
 
 
+def _said(text: str) -> dict:
+    """The note under the conversation, shown only while it has something to say (it takes room on a phone)."""
+    return gr.update(value=text, visible=bool(text))
+
+
 def _replies_receipt(contents) -> str | None:
     """The receipt carried in the liked message group (the last one, if several), or None."""
     for content in reversed(contents if isinstance(contents, list) else [contents]):
@@ -101,23 +106,23 @@ class FeedbackHandlers(Screen):
     def like(self, session: dict | None, channel: str, data: gr.LikeData, request: gr.Request | None = None) -> tuple:
         """A thumb under a reply was pressed (or pressed again, to take it back).
 
-        Returns (session, reason form visibility, reason box, note). The reply's receipt is read from the
+        Returns (session, reason form visibility, reason box, note update). The reply's receipt is read from the
         message itself; a message without one (the greeting) cannot be rated.
         """
         session = dict(session if isinstance(session, dict) else {})
         token = _replies_receipt(data.value)
         if token is None:
-            return session, gr.update(visible=False), "", NOT_A_REPLY
+            return session, gr.update(visible=False), "", _said(NOT_A_REPLY)
         rating = "up" if data.liked is True else "down" if data.liked is False else "none"
         try:
             self.rate(token, rating, "", channel=channel, request=request)
         except gr.Error as exc:
-            return session, gr.update(visible=False), "", str(exc.message)
+            return session, gr.update(visible=False), "", _said(str(exc.message))
         if rating == "none":
             session.pop("rated", None)
-            return session, gr.update(visible=False), "", "Your rating was taken back."
+            return session, gr.update(visible=False), "", _said("Your rating was taken back.")
         session["rated"] = {"receipt": token, "rating": rating}
-        return session, gr.update(visible=True), "", THANKS[rating]
+        return session, gr.update(visible=True), "", _said(THANKS[rating])
 
     def give_reason(self, reason: str, session: dict | None, channel: str, request: gr.Request | None = None) -> tuple:
         """Send the optional reason for the last rating. Returns (session, form visibility, reason box, note);
@@ -125,13 +130,13 @@ class FeedbackHandlers(Screen):
         session = dict(session if isinstance(session, dict) else {})
         rated = session.get("rated")
         if not rated:
-            return session, gr.update(visible=False), "", "Rate a reply first (the thumbs under it)."
+            return session, gr.update(visible=False), "", _said("Rate a reply first (the thumbs under it).")
         try:
             self.rate(rated["receipt"], rated["rating"], reason, channel=channel, request=request)
         except gr.Error as exc:
-            return session, gr.update(visible=True), reason, str(exc.message)
+            return session, gr.update(visible=True), reason, _said(str(exc.message))
         session.pop("rated", None)
-        return session, gr.update(visible=False), "", "Thank you, your reason is saved with your rating."
+        return session, gr.update(visible=False), "", _said("Thank you, your reason is saved with your rating.")
 
     def source_click(self, url: str, study: dict | None, request: gr.Request | None = None) -> None:
         """Count a study participant's click on a source link in a reply (nothing for anyone else)."""
@@ -147,7 +152,7 @@ def build(h: FeedbackHandlers, chatbot: gr.Chatbot, session: gr.State, prefix: s
     """Under the conversation: the optional reason for the rating just given, and the note that answers a
     thumb. Wires the chat's thumbs (``chatbot.like``) and, where a study runs, the count of source clicks."""
     channel = gr.State("web" if prefix == "chat" else "embed")
-    note = gr.Markdown(elem_id=f"{prefix}-feedback-note")
+    note = gr.Markdown(visible=False, elem_id=f"{prefix}-feedback-note")
     with gr.Group(visible=False, elem_id=f"{prefix}-feedback") as form:
         reason = gr.Textbox(
             label=f"Your reason (optional, at most {MAX_REASON_CHARS} characters)",
@@ -160,7 +165,7 @@ def build(h: FeedbackHandlers, chatbot: gr.Chatbot, session: gr.State, prefix: s
     for trigger in (send.click, reason.submit):
         trigger(h.give_reason, [reason, session, channel], [session, form, reason, note], api_visibility="private")
     if study is not None:
-        url = gr.Textbox(visible="hidden", elem_id=f"{prefix}-source-url")
+        url = gr.Textbox(label="Source link clicked", visible="hidden", elem_id=f"{prefix}-source-url")
         clicked = gr.Button("Source link clicked", visible="hidden", elem_id=f"{prefix}-source-click")
         clicked.click(
             h.source_click,
