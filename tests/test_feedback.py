@@ -178,3 +178,43 @@ def test_the_creator_console_counts_fans_ratings_and_shows_reasons_as_typed(scre
     summary = screens.creator.analytics_data(CREATOR_TOKEN)[-1]
     assert "1 up, 1 down" in summary
     assert r"Up: \[click\]\(https://evil\.example\) \*now\*" in summary
+
+
+def test_the_research_console_leaves_simulated_participants_out_unless_asked(screens, services):
+    from pathlib import Path
+
+    participant(screens, gr.Request(headers={"authorization": f"Bearer {RESEARCH_TOKEN}"}))
+    h = screens.research
+    assert "0 participants, 0 finished." in h.status(RESEARCH_TOKEN)
+    assert "1 participants, 0 finished (1 of them simulated)." in h.status(RESEARCH_TOKEN, True)
+    wide = Path(h.export_files(RESEARCH_TOKEN)[0]).read_text(encoding="utf-8")
+    assert rows(wide) == []
+    wide = Path(h.export_files(RESEARCH_TOKEN, True)[0]).read_text(encoding="utf-8")
+    assert [r["simulated"] for r in rows(wide)] == ["1"]
+    n = h.chart_data(RESEARCH_TOKEN, None)[2]
+    assert n[n.status == "assigned"]["n"].sum() == 0
+    n = h.chart_data(RESEARCH_TOKEN, None, True)[2]
+    assert n[n.status == "assigned"]["n"].sum() == 1
+
+
+def from_client(host: str) -> gr.Request:
+    """The request of an event from ``host``, as Gradio hands it to a handler (a real Starlette request)."""
+    from starlette.requests import Request
+
+    scope = {"type": "http", "method": "POST", "path": "/gradio_api/call/feedback", "headers": [], "client": (host, 1)}
+    return gr.Request(request=Request(scope))
+
+
+def test_ratings_are_limited_per_client(tmp_path, demo_index_home):
+    from clone.ui import Screens
+    from tests.conftest import make_settings, open_services
+
+    settings = make_settings(tmp_path / "home", CLONE_FEEDBACK_PER_MINUTE="2", CLONE_RESEARCH_TOKEN=RESEARCH_TOKEN)
+    screens = Screens.of(open_services(settings, demo_index_home))
+    receipt = reply(screens)["receipt"]["receipt"]
+    for rating in ("up", "down"):
+        screens.feedback.feedback_api(receipt, rating, request=from_client("203.0.113.5"))
+    with pytest.raises(gr.Error, match="Too many ratings"):
+        screens.feedback.feedback_api(receipt, "up", request=from_client("203.0.113.5"))
+    screens.feedback.feedback_api(receipt, "up", request=from_client("198.51.100.7"))  # another client
+    assert screens.services.events.feedback()["up"] == 1

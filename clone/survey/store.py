@@ -443,8 +443,18 @@ class SurveyStore:
 
     def reply_owner(self, reply: str) -> str | None:
         """The participant the reply with short code ``reply`` went to, or None (someone not in the study)."""
-        rows = db.fetch(self.engine, "SELECT participant_id FROM participant_replies WHERE reply = :r", {"r": reply})
-        return rows[0][0] if rows else None
+        owner = self.reply_owners(reply)
+        return owner[0] if owner else None
+
+    def reply_owners(self, reply: str) -> tuple[str, bool] | None:
+        """The participant the reply with short code ``reply`` went to and whether they are simulated, or None."""
+        rows = db.fetch(
+            self.engine,
+            "SELECT r.participant_id, p.simulated FROM participant_replies r "
+            "JOIN participants p ON p.participant_id = r.participant_id WHERE r.reply = :r",
+            {"r": reply},
+        )
+        return (rows[0][0], bool(rows[0][1])) if rows else None
 
     def rate(self, participant_id: str, reply: str, rating: str | None, reason: str = "") -> None:
         """Store a participant's rating of one reply (``up`` or ``down``), replacing an earlier one; None removes it."""
