@@ -289,7 +289,7 @@ def build(
     # Under the conversation, above the input: the form opens next to the reply that offered it.
     offer = inbox_form(h, session, prefix)
     if ratings is not None:
-        feedback.build(ratings, chatbot, session, prefix, study)
+        feedback.build(ratings, chatbot, prefix, study)
     with gr.Row(elem_id=f"{prefix}-compose", elem_classes=["clone-compose"], equal_height=True):
         box = gr.Textbox(
             label=f"Your message to {persona.name}'s AI clone",

@@ -151,10 +151,14 @@ class FeedbackHandlers(Screen):
         self.services.store.source_clicked(participant["id"], url)
 
 
-def build(h: FeedbackHandlers, chatbot: gr.Chatbot, session: gr.State, prefix: str, study: gr.State | None) -> None:
+def build(h: FeedbackHandlers, chatbot: gr.Chatbot, prefix: str, study: gr.State | None) -> None:
     """Under the conversation: the optional reason for the rating just given, and the note that answers a
-    thumb. Wires the chat's thumbs (``chatbot.like``) and, where a study runs, the count of source clicks."""
+    thumb. Wires the chat's thumbs (``chatbot.like``) and, where a study runs, the count of source clicks.
+
+    The rating waiting for its reason is kept in a state of its own, not the chat's: a reply still streaming
+    writes the chat's state back when it ends."""
     channel = gr.State("web" if prefix == "chat" else "embed")
+    session = gr.State({})
     note = gr.Markdown(visible=False, elem_id=f"{prefix}-feedback-note")
     with gr.Group(visible=False, elem_id=f"{prefix}-feedback") as form:
         reason = gr.Textbox(
