@@ -32,6 +32,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX chat_events_day ON chat_events (day);
     """,
+    # 2: fans' ratings of single replies (not study participants', which are research data): one row per
+    # reply, keyed by its receipt's short code (a new rating replaces the old), with no identifier of the fan.
+    """
+    CREATE TABLE feedback_events (
+        reply   TEXT PRIMARY KEY,
+        at      TEXT NOT NULL,
+        day     TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        rating  TEXT NOT NULL,
+        reason  TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX feedback_events_day ON feedback_events (day);
+    """,
 )
 
 DAY_COLUMNS = ["day", "conversations", "replies", "abstention_rate", "refusal_rate"]
@@ -74,6 +87,42 @@ class EventLog:
                     "topic": topic,
                 },
             )
+
+    def rate(self, reply: str, rating: str | None, reason: str = "", *, channel: str = "web") -> None:
+        """A fan's rating (``up``/``down``) of the reply with short code ``reply``; replaces an earlier one, None
+        removes it. Nothing about the fan is kept."""
+        stamp = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        with db.transaction(self.engine) as conn:
+            conn.execute(text("DELETE FROM feedback_events WHERE reply = :reply"), {"reply": reply})
+            if rating is not None:
+                conn.execute(
+                    text("INSERT INTO feedback_events VALUES (:reply, :at, :day, :channel, :rating, :reason)"),
+                    {"reply": reply, "at": stamp, "day": stamp[:10], "channel": channel, "rating": rating,
+                     "reason": reason},
+                )  # fmt: skip
+
+    def feedback(self, *, days: int = 30, recent: int = 10, today: datetime | None = None) -> dict:
+        """Ratings over the last ``days`` days: ``up`` and ``down`` counts, and the ``recent`` latest reasons
+        (``[(at, rating, reason)]``, newest first)."""
+        start = _window(days, today)[0].isoformat()
+        counts = dict(
+            db.fetch(
+                self.engine,
+                "SELECT rating, COUNT(*) FROM feedback_events WHERE day >= :start GROUP BY rating",
+                {"start": start},
+            )
+        )
+        reasons = db.fetch(
+            self.engine,
+            "SELECT at, rating, reason FROM feedback_events WHERE day >= :start AND reason != '' "
+            "ORDER BY at DESC, reply LIMIT :limit",
+            {"start": start, "limit": recent},
+        )
+        return {
+            "up": int(counts.get("up", 0)),
+            "down": int(counts.get("down", 0)),
+            "reasons": [tuple(r) for r in reasons],
+        }
 
     def per_day(self, days: int = 30, *, today: datetime | None = None) -> pd.DataFrame:
         """Conversations, replies, abstention and refusal rates for each of the last ``days`` days (zeros too)."""

@@ -385,7 +385,8 @@ def keys_rotate() -> None:
 
 @cli.group()
 def study() -> None:
-    """The research study: its preregistrable package, and pooling several sites' data."""
+    """The research study: its preregistrable package, simulated participants for a pilot, and pooling several
+    sites' data."""
 
 
 @study.command("package")
@@ -453,6 +454,36 @@ def study_pool_command(folder: Path, out_dir: Path, package_file: Path | None, e
     click.echo(f"Study package sha256 {report.package_sha256}")
     for path in report.files:
         click.echo(f"Wrote {path}")
+
+
+@study.command("simulate")
+@click.argument("url")
+@click.option("--participants", "-n", type=click.IntRange(1, 10_000), default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the answers, questions and ratings.")
+@click.option(
+    "--turns", type=click.IntRange(1, 50), default=3, show_default=True, help="Questions each participant asks."
+)
+@click.option(
+    "--token",
+    envvar="CLONE_RESEARCH_TOKEN",
+    show_envvar=True,
+    help="The app's research token (default: CLONE_RESEARCH_TOKEN); the app marks the participants simulated.",
+)
+def study_simulate_command(url: str, participants: int, seed: int, turns: int, token: str | None) -> None:
+    """Pilot the study of the app running at URL with simulated participants, through its public API.
+
+    Each one consents, answers before the chat, chats (rating replies, sometimes with a reason, and clicking
+    sources), answers after the chat and some demographic questions, as a person's browser would. They are
+    marked simulated: left out of the exports and charts unless asked for (?include_simulated=1, or the
+    research console's checkbox).
+    """
+    from clone.survey.simulate import simulate
+
+    try:
+        done = simulate(url, participants, token=token or "", seed=seed, turns=turns, progress=click.echo)
+    except CloneError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{len(done)} simulated participants finished. Export them with ?include_simulated=1.")
 
 
 @cli.command("settings")

@@ -273,6 +273,15 @@ class Settings:
         1,
         100_000,
     )
+    feedback_per_minute: int = _declare(
+        "CLONE_FEEDBACK_PER_MINUTE",
+        "30",
+        "Most ratings of replies (thumbs up or down, with or without a reason, in the chat or over the `/feedback` "
+        "API) one client may send in any minute, and clicks on source links counted for the study.",
+        int,
+        1,
+        100_000,
+    )
     questions_per_hour: int = _declare(
         "CLONE_QUESTIONS_PER_HOUR",
         "10",

@@ -55,3 +55,7 @@ class ConsentError(CloneError):
 
     Every message ends with how to fix it, naming ``python -m clone consent init <creator folder>``.
     """
+
+
+class ReceiptError(CloneError):
+    """A receipt this deployment did not sign, or that was changed (e.g. sent to rate a reply)."""

@@ -331,7 +331,8 @@ def combine(
     crisis help from a lower crisis probability (:data:`CRISIS_SECOND`). Without a rule, the message is guarded when
     P(benign) is under ``benign_floor``, as its likeliest intent. With one, the rule stands unless the
     classifier is confident it is benign (``overrule_floor``, for the rules in :data:`OVERRULABLE`) or
-    confident of another intent (``relabel_floor``). The crisis rule itself is never overruled (``check_message`` decides it first).
+    confident of another intent (``relabel_floor``). The crisis rule itself is never overruled
+    (``check_message`` decides it first).
     """
     classes = IntentClassifier.classes
     crisis = probabilities[classes.index("crisis")]

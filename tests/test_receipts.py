@@ -63,7 +63,7 @@ def test_token_is_canonical_json_and_a_64_byte_signature(notary):
     raw = unb64url(body)
     payload = json.loads(raw)
     assert raw == json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-    assert set(payload) == {"v", "text_sha256", "cited_sha256", "persona", "sources", "time", "backend", "key"}
+    assert set(payload) == {"v", "text_sha256", "cited_sha256", "persona", "sources", "time", "backend", "key", "nonce"}
     assert payload["v"] == 2 and payload["key"] == notary.fingerprint and payload["time"] == "2025-03-01T10:30:45Z"
     # The numbered source list is inside the signature: ids, labels and links.
     assert payload["sources"] == [{"id": s, "label": s, "url": ""} for s in SOURCES]

@@ -22,7 +22,7 @@ from clone.errors import SurveyError
 from clone.survey import ChatMetrics, SurveyStore, codebook, codebook_csv, codebook_json, load_study, long_csv, wide_csv
 from clone.survey.http import export_routes
 from clone.survey.instruments import FULL_STUDY
-from clone.survey.store import ParticipantRecord
+from clone.survey.store import Feedback, ParticipantRecord, SourceClick
 
 INSTRUMENTS = ASSETS_DIR / "instruments"
 
@@ -283,7 +283,12 @@ def mini_records():
             "pa1", consented_at="2026-01-02T03:04:05Z", transcript_opt_in=True, condition="a", backend="extractive",
             pre_at="2026-01-02T03:05:00Z", post_at="2026-01-02T03:14:05Z", chat=ChatMetrics(3, 61.5, 1, 0),
             demographics={"age_band": '=HYPERLINK("x")'}, transcript=[{"fan": 'hi, "you"'}], answers=answers,
-            steps={"chat": "2026-01-02T03:10:00Z"}, **common,
+            steps={"chat": "2026-01-02T03:10:00Z"},
+            feedback=[
+                Feedback("AAAA-BBBB-CCCC-DDDD", "up", "=bad", "2026-01-02T03:09:00Z"),
+                Feedback("EEEE-FFFF-GGGG-HHHH", "down", "", "2026-01-02T03:09:30Z"),
+            ],
+            clicks=[SourceClick("https://example.com/x", "2026-01-02T03:08:00Z")], **common,
         ),
         ParticipantRecord(
             "pb2", consented_at="2026-01-02T04:00:00Z", transcript_opt_in=False, condition="b", backend="extractive",
@@ -303,26 +308,31 @@ def test_wide_long_and_codebook_are_byte_exact(tmp_path):
     assert wide_csv(study, records) == (
         "participant_id,study,study_version,study_package_sha256,condition,consent_version,consented_at,pre_at,post_at,finished,"
         "duration_s,persona_id,app_version,backend,panel,panel_study_id,transcript_opt_in,chat_turns,chat_duration_s,"
-        "chat_abstentions,chat_refusals,seconds_pre,seconds_chat_step,seconds_post_page_1,"
+        "chat_abstentions,chat_refusals,sources_clicked,feedback_up,feedback_down,simulated,seconds_pre,"
+        "seconds_chat_step,seconds_post_page_1,"
         f"demo_age_band,attention_check_01_pre,{items},attention_check_01_pre_pass,"
         "attention_check_01_post_pass,pcts_malice_mean_post,pcts_undesirability_mean_post,"
         "pcts_unpredictability_mean_post,transcript\r\n"
         "pa1,mini,2,,a,2,2026-01-02T03:04:05Z,2026-01-02T03:05:00Z,2026-01-02T03:14:05Z,1,600,demo,0.1.0,"
-        'extractive,,,1,3,61.5,1,0,55,300,245,"\'=HYPERLINK(""x"")",1,2,5,3,3,4,7,2,6,4,1,0,3.5,3.3333,1.6667,'
+        'extractive,,,1,3,61.5,1,0,1,1,1,0,55,300,245,"\'=HYPERLINK(""x"")",1,2,5,3,3,4,7,2,6,4,1,0,3.5,3.3333,1.6667,'
         '"[{""fan"": ""hi, \\""you\\""""}]"\r\n'
-        "pb2,mini,2,,b,2,2026-01-02T04:00:00Z,,,0,,demo,0.1.0,extractive,,,0,,,,,,,,,,,,,,,,,,,,,,,,\r\n"
+        "pb2,mini,2,,b,2,2026-01-02T04:00:00Z,,,0,,demo,0.1.0,extractive,,,0,,,,,0,0,0,0,,,,,,,,,,,,,,,,,,,,\r\n"
     )
     assert long_csv(study, records).splitlines()[:3] == [
         "participant_id,condition,phase,instrument,item,value",
         "pa1,a,pre,attention,attention_check_01,1",
         "pa1,a,post,pcts,pcts_malice_01,2",
     ]
-    assert long_csv(study, records).splitlines()[-3:] == [
+    assert long_csv(study, records).splitlines()[-7:] == [
         "pa1,a,timing,,seconds_pre,55",
         "pa1,a,timing,,seconds_chat_step,300",
         "pa1,a,timing,,seconds_post_page_1,245",
+        "pa1,a,chat,source_click,https://example.com/x,1",
+        "pa1,a,chat,feedback,AAAA-BBBB-CCCC-DDDD,up",
+        "pa1,a,chat,feedback_reason,AAAA-BBBB-CCCC-DDDD,'=bad",
+        "pa1,a,chat,feedback,EEEE-FFFF-GGGG-HHHH,down",
     ]
-    assert long_csv(study, records).count("\r\n") == 1 + 10 + 3 and "pb2" not in long_csv(study, records)
+    assert long_csv(study, records).count("\r\n") == 1 + 10 + 3 + 4 and "pb2" not in long_csv(study, records)
 
 
 def test_codebook_describes_every_wide_column_and_pandas_reads_everything(store, study):

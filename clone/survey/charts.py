@@ -120,10 +120,14 @@ def _mean_row(condition: str, instrument, sub: str, phase: str, people: list[dic
 
 
 def n_per_condition(study: Study, records: list[ParticipantRecord], assignments: list[AssignmentRow]) -> pd.DataFrame:
-    """How many participants each condition was assigned (withdrawals included) and how many finished."""
+    """How many participants each condition was assigned (withdrawals included) and how many finished.
+
+    Simulated participants hold no slot of the randomization log: those among ``records`` count as assigned too.
+    """
     rows = []
     for condition in [c.id for c in study.conditions]:
         assigned = sum(a.condition == condition for a in assignments)
+        assigned += sum(r.simulated and r.condition == condition for r in records)
         finished = sum(r.condition == condition and r.post_at is not None for r in records)
         rows += [
             [condition, "assigned", assigned, readable(condition)],

@@ -73,6 +73,15 @@ _META: tuple[tuple[str, str, str], ...] = (
     ("chat_duration_s", "number", "Seconds from the first message to the last reply"),
     ("chat_abstentions", "integer", "Replies where the clone gave no answer from the content (refusals included)"),
     ("chat_refusals", "integer", "Replies refused by the guardrails"),
+    ("sources_clicked", "integer", "Clicks on source links in the clone's replies (each click counts)"),
+    ("feedback_up", "integer", "Replies the participant rated thumbs up (their last rating of each reply counts)"),
+    ("feedback_down", "integer", "Replies the participant rated thumbs down (their last rating of each reply counts)"),
+    (
+        "simulated",
+        "integer",
+        "1 for a simulated participant (python -m clone study simulate, a pilot run by the researchers; in the "
+        "files only when asked for with include_simulated), 0 for a person",
+    ),
 )
 
 
@@ -283,6 +292,10 @@ def wide_rows(study: Study, records: list[ParticipantRecord]) -> list[dict[str, 
             "chat_duration_s": chat.seconds if chat else "",
             "chat_abstentions": chat.abstentions if chat else "",
             "chat_refusals": chat.refusals if chat else "",
+            "sources_clicked": len(r.clicks),
+            "feedback_up": sum(f.rating == "up" for f in r.feedback),
+            "feedback_down": sum(f.rating == "down" for f in r.feedback),
+            "simulated": int(r.simulated),
         }
         levels = parse_cell(r.condition)
         for name in study.factors:
@@ -344,7 +357,10 @@ LONG_COLUMNS = ["participant_id", "condition", "phase", "instrument", "item", "v
 
 def long_csv(study: Study, records: list[ParticipantRecord]) -> str:
     """The long file: one row per answered item (``item`` is the column name without the phase), then one per
-    timed page (``phase`` ``timing``, ``item`` the wide file's ``seconds_…`` column, ``value`` the seconds)."""
+    timed page (``phase`` ``timing``, ``item`` the wide file's ``seconds_…`` column, ``value`` the seconds), then
+    the chat's events in time order (``phase`` ``chat``): a rating (``instrument`` ``feedback``, ``item`` the
+    reply's receipt code, ``value`` ``up`` or ``down``), its reason if one was given (``feedback_reason``, the
+    text), and a click on a source link (``source_click``, ``item`` the link, ``value`` 1)."""
     rows = []
     for r in records:
         for phase in PHASES:
@@ -355,6 +371,11 @@ def long_csv(study: Study, records: list[ParticipantRecord]) -> str:
         for column, seconds in _timings(study, r).items():
             if seconds != "":
                 rows.append([r.participant_id, r.condition, "timing", "", column, seconds])
+        events = [(f.at, 0, f.reply, "feedback", f.rating) for f in r.feedback]
+        events += [(f.at, 1, f.reply, "feedback_reason", f.reason) for f in r.feedback if f.reason]
+        events += [(c.at, 2, c.url, "source_click", 1) for c in r.clicks]
+        for _at, _kind, item, instrument, value in sorted(events, key=lambda e: e[:2]):
+            rows.append([r.participant_id, r.condition, "chat", instrument, item, value])
     return _csv(LONG_COLUMNS, rows)
 
 
@@ -387,19 +408,25 @@ def codebook_json(study: Study) -> str:
     )
 
 
+# Each file from the study and the store; simulated participants only when ``include_simulated`` is true.
 EXPORTS = {
-    "wide.csv": lambda study, store: wide_csv(study, store.records()),
-    "long.csv": lambda study, store: long_csv(study, store.records()),
-    "codebook.csv": lambda study, store: codebook_csv(study),
-    "codebook.json": lambda study, store: codebook_json(study),
+    "wide.csv": lambda study, store, include_simulated=False: wide_csv(
+        study, store.records(include_simulated=include_simulated)
+    ),
+    "long.csv": lambda study, store, include_simulated=False: long_csv(
+        study, store.records(include_simulated=include_simulated)
+    ),
+    "codebook.csv": lambda study, store, include_simulated=False: codebook_csv(study),
+    "codebook.json": lambda study, store, include_simulated=False: codebook_json(study),
 }
 
 
-def write_study_export(study: Study, store, folder: Path) -> list[Path]:
-    """Write the wide, long and codebook files atomically into ``folder`` (replacing older ones)."""
+def write_study_export(study: Study, store, folder: Path, *, include_simulated: bool = False) -> list[Path]:
+    """Write the wide, long and codebook files atomically into ``folder`` (replacing older ones); simulated
+    participants only with ``include_simulated``."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, make in EXPORTS.items():
         # Private (0600): the files hold participants' answers.
-        paths.append(write_atomic(folder / f"study-{name}", make(study, store), mode=0o600))
+        paths.append(write_atomic(folder / f"study-{name}", make(study, store, include_simulated), mode=0o600))
     return paths

@@ -1,4 +1,5 @@
-"""The research export over HTTP: ``GET /research/export/<file>`` with ``Authorization: Bearer <token>``.
+"""The research export over HTTP: ``GET /research/export/<file>`` with ``Authorization: Bearer <token>``; add
+``?include_simulated=1`` for the simulated participants of a pilot too.
 
 Gradio 6 builds its FastAPI app inside ``Blocks.launch``; ``launch(app_kwargs={"routes": [...]})`` passes
 these Starlette routes to that app's constructor, so ``python app.py`` serves them beside the UI
@@ -40,7 +41,9 @@ def export_routes(study: Study, store: SurveyStore, token: str) -> list[Route]:
             return PlainTextResponse(why, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         if name not in EXPORTS:
             return PlainTextResponse(f"Unknown file; use one of {', '.join(EXPORTS)}.", status_code=404)
-        body = EXPORTS[name](study, store).encode("utf-8")
+        # Simulated participants (python -m clone study simulate) only when asked for: ?include_simulated=1.
+        include = request.query_params.get("include_simulated", "").strip().lower() in ("1", "true", "yes")
+        body = EXPORTS[name](study, store, include).encode("utf-8")
         return Response(
             body,
             media_type=_TYPES[name.rsplit(".", 1)[1]],

@@ -127,7 +127,37 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE participants ADD COLUMN study_package_sha256 TEXT;
     """,
+    # 8: reactions and clicks in the chat, and simulated participants. `participant_replies` says which
+    # signed reply (by its receipt's short code) went to which participant, so a rating sent with the receipt
+    # alone counts for them; `reply_feedback` holds one rating per reply per participant (a new one replaces
+    # it); `source_clicks` one row per click on a source link. A simulated participant (python -m clone study
+    # simulate) has `simulated` 1 and takes no slot in the randomization log.
+    """
+    ALTER TABLE participants ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE participant_replies (
+        reply          TEXT PRIMARY KEY,
+        participant_id TEXT NOT NULL REFERENCES participants(participant_id) ON DELETE CASCADE,
+        at             TEXT NOT NULL
+    );
+    CREATE TABLE reply_feedback (
+        participant_id TEXT NOT NULL REFERENCES participants(participant_id) ON DELETE CASCADE,
+        reply          TEXT NOT NULL,
+        rating         TEXT NOT NULL,
+        reason         TEXT NOT NULL DEFAULT '',
+        at             TEXT NOT NULL,
+        PRIMARY KEY (participant_id, reply)
+    );
+    CREATE TABLE source_clicks (
+        click_id       TEXT PRIMARY KEY,
+        participant_id TEXT NOT NULL REFERENCES participants(participant_id) ON DELETE CASCADE,
+        url            TEXT NOT NULL,
+        at             TEXT NOT NULL
+    );
+    """,
 )
+
+RATINGS = ("up", "down")
+MAX_CLICK_URL_CHARS = 2000
 
 ALREADY_TOOK_PART = (
     "You have already taken part in this study (the panel's link says so), and each person takes part once. "
@@ -165,6 +195,24 @@ class ChatMetrics:
 
 
 @dataclass(frozen=True)
+class Feedback:
+    """A participant's rating of one reply: the receipt's short code, ``up`` or ``down``, an optional reason."""
+
+    reply: str
+    rating: str
+    reason: str
+    at: str
+
+
+@dataclass(frozen=True)
+class SourceClick:
+    """A participant's click on a source link in a reply."""
+
+    url: str
+    at: str
+
+
+@dataclass(frozen=True)
 class ParticipantRecord:
     """Everything stored about one participant, joined: consent, condition, answers, chat metrics."""
 
@@ -194,6 +242,11 @@ class ParticipantRecord:
     steps: dict[str, str] = field(default_factory=dict)
     # The sha256 of the study package the participant took part under ("" before packages were kept).
     study_package_sha256: str = ""
+    # A participant made by `python -m clone study simulate`, not a person.
+    simulated: bool = False
+    # Their ratings of single replies, in time order, and their clicks on source links.
+    feedback: list[Feedback] = field(default_factory=list)
+    clicks: list[SourceClick] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -246,6 +299,7 @@ class SurveyStore:
         app_version: str,
         backend: str,
         panel: Arrival | None = None,
+        simulated: bool = False,
     ) -> Assignment:
         """Record consent, draw a random participant id and assign a condition (blocked randomization).
 
@@ -257,6 +311,9 @@ class SurveyStore:
         the same transaction that writes the participant, under a lock that every replica takes (SQLite's
         write lock, or a PostgreSQL advisory lock), so concurrent participants never share a slot and the
         log has a row for every assignment, finished or not.
+
+        A ``simulated`` participant takes no slot, so simulations never unbalance the arms of real people: the
+        conditions go round in turn among simulated participants (they are in no randomization log).
         """
         pid = new_study_id()
         now = utc_now()
@@ -266,38 +323,27 @@ class SurveyStore:
         with db.transaction(self.engine) as conn:
             db.lock(conn, "survey-assign")
             hashed = self._panel_hash(conn, study, panel) if panel is not None else None
-            slot = conn.execute(
-                text(
-                    "SELECT block, position, condition FROM assignments WHERE assigned_at IS NULL "
-                    "ORDER BY block, position LIMIT 1"
-                )
-            ).first()
-            if slot is None or slot[2] not in ids:
-                # First participant, a finished block, or a study whose conditions changed: open a new block.
-                conn.execute(text("DELETE FROM assignments WHERE assigned_at IS NULL"))
-                block = (conn.execute(text("SELECT MAX(block) FROM assignments")).scalar() or 0) + 1
-                order = ids * study.block_repeats
-                secrets.SystemRandom().shuffle(order)
-                conn.execute(
-                    text("INSERT INTO assignments (block, position, condition) VALUES (:block, :position, :condition)"),
-                    [{"block": block, "position": n, "condition": c} for n, c in enumerate(order, 1)],
-                )
-                slot = (block, 1, order[0])
+            if simulated:
+                done = conn.execute(text("SELECT COUNT(*) FROM participants WHERE simulated = 1")).scalar() or 0
+                slot = (0, 0, ids[done % len(ids)])
+            else:
+                slot = self._slot(conn, ids, study.block_repeats)
             block, position, condition = slot
-            conn.execute(
-                text(
-                    "UPDATE assignments SET participant_id = :pid, assigned_at = :now "
-                    "WHERE block = :block AND position = :position"
-                ),
-                {"pid": pid, "now": now, "block": block, "position": position},
-            )
+            if not simulated:
+                conn.execute(
+                    text(
+                        "UPDATE assignments SET participant_id = :pid, assigned_at = :now "
+                        "WHERE block = :block AND position = :position"
+                    ),
+                    {"pid": pid, "now": now, "block": block, "position": position},
+                )
             conn.execute(
                 text(
                     "INSERT INTO participants (participant_id, study, study_version, consent_version, consented_at, "
                     "transcript_opt_in, condition, persona_id, app_version, backend, panel, panel_study_id, "
-                    "panel_pid_hash, item_order, study_package_sha256) VALUES (:pid, :study, :study_version, "
-                    ":consent_version, :now, :opt_in, :condition, :persona, :app, :backend, :panel, :panel_study, "
-                    ":panel_hash, :order, :package)"
+                    "panel_pid_hash, item_order, study_package_sha256, simulated) VALUES (:pid, :study, "
+                    ":study_version, :consent_version, :now, :opt_in, :condition, :persona, :app, :backend, :panel, "
+                    ":panel_study, :panel_hash, :order, :package, :simulated)"
                 ),
                 {
                     "pid": pid,
@@ -316,9 +362,32 @@ class SurveyStore:
                     "panel_hash": hashed,
                     "order": json.dumps(shown),
                     "package": package,
+                    "simulated": int(simulated),
                 },
             )
         return Assignment(pid, condition, block, shown)
+
+    @staticmethod
+    def _slot(conn, ids: list[str], repeats: int) -> tuple[int, int, str]:
+        """The next free slot of the randomization log (under the assign lock), opening a new block if needed."""
+        slot = conn.execute(
+            text(
+                "SELECT block, position, condition FROM assignments WHERE assigned_at IS NULL "
+                "ORDER BY block, position LIMIT 1"
+            )
+        ).first()
+        if slot is None or slot[2] not in ids:
+            # First participant, a finished block, or a study whose conditions changed: open a new block.
+            conn.execute(text("DELETE FROM assignments WHERE assigned_at IS NULL"))
+            block = (conn.execute(text("SELECT MAX(block) FROM assignments")).scalar() or 0) + 1
+            order = ids * repeats
+            secrets.SystemRandom().shuffle(order)
+            conn.execute(
+                text("INSERT INTO assignments (block, position, condition) VALUES (:block, :position, :condition)"),
+                [{"block": block, "position": n, "condition": c} for n, c in enumerate(order, 1)],
+            )
+            slot = (block, 1, order[0])
+        return tuple(slot)
 
     @staticmethod
     def _panel_hash(conn, study: Study, panel: Arrival) -> str:
@@ -359,6 +428,71 @@ class SurveyStore:
                 ),
                 {"pid": participant_id, "step": step, "now": utc_now()},
             )
+
+    # --- the chat: which replies went to whom, ratings and clicks ------------------------
+    def reply_given(self, participant_id: str, reply: str) -> None:
+        """Record that the signed reply with short code ``reply`` went to this participant (a repeat is a no-op)."""
+        with db.transaction(self.engine) as conn:
+            if not self._exists(conn, participant_id):
+                return  # withdrawn meanwhile
+            conn.execute(
+                text(
+                    "INSERT INTO participant_replies (reply, participant_id, at) VALUES (:reply, :pid, :now) "
+                    "ON CONFLICT (reply) DO NOTHING"
+                ),
+                {"reply": reply, "pid": participant_id, "now": utc_now()},
+            )
+
+    def reply_owner(self, reply: str) -> str | None:
+        """The participant the reply with short code ``reply`` went to, or None (someone not in the study)."""
+        owner = self.reply_owners(reply)
+        return owner[0] if owner else None
+
+    def reply_owners(self, reply: str) -> tuple[str, bool] | None:
+        """The participant the reply with short code ``reply`` went to and whether they are simulated, or None."""
+        rows = db.fetch(
+            self.engine,
+            "SELECT r.participant_id, p.simulated FROM participant_replies r "
+            "JOIN participants p ON p.participant_id = r.participant_id WHERE r.reply = :r",
+            {"r": reply},
+        )
+        return (rows[0][0], bool(rows[0][1])) if rows else None
+
+    def rate(self, participant_id: str, reply: str, rating: str | None, reason: str = "") -> None:
+        """Store a participant's rating of one reply (``up`` or ``down``), replacing an earlier one; None removes it."""
+        if rating is not None and rating not in RATINGS:
+            raise SurveyError(f"A rating is one of {', '.join(RATINGS)}, not {rating!r}.")
+        with db.transaction(self.engine) as conn:
+            params = {"pid": participant_id, "reply": reply}
+            conn.execute(text("DELETE FROM reply_feedback WHERE participant_id = :pid AND reply = :reply"), params)
+            if rating is not None and self._exists(conn, participant_id):
+                conn.execute(
+                    text(
+                        "INSERT INTO reply_feedback (participant_id, reply, rating, reason, at) "
+                        "VALUES (:pid, :reply, :rating, :reason, :now)"
+                    ),
+                    params | {"rating": rating, "reason": reason, "now": utc_now()},
+                )
+
+    def source_clicked(self, participant_id: str, url: str) -> None:
+        """Count one click of this participant on a source link (``url`` kept to ``MAX_CLICK_URL_CHARS``)."""
+        with db.transaction(self.engine) as conn:
+            if not self._exists(conn, participant_id):
+                return
+            conn.execute(
+                text("INSERT INTO source_clicks (click_id, participant_id, url, at) VALUES (:id, :pid, :url, :now)"),
+                {
+                    "id": secrets.token_hex(10),
+                    "pid": participant_id,
+                    "url": url[:MAX_CLICK_URL_CHARS],
+                    "now": utc_now(),
+                },
+            )
+
+    @staticmethod
+    def _exists(conn, participant_id: str) -> bool:
+        found = conn.execute(text("SELECT 1 FROM participants WHERE participant_id = :pid"), {"pid": participant_id})
+        return found.first() is not None
 
     def attention_failed(self, study: Study, participant_id: str) -> bool:
         """Whether any attention check this participant answered differs from the instructed answer."""
@@ -468,16 +602,21 @@ class SurveyStore:
             )
         return gone > 0
 
-    def records(self) -> list[ParticipantRecord]:
-        """Every participant, joined with their answers, in order of consent (then of randomization slot)."""
+    def records(self, *, include_simulated: bool = False) -> list[ParticipantRecord]:
+        """Every participant, joined with their answers, in order of consent (then of randomization slot).
+
+        Simulated participants (``python -m clone study simulate``) only with ``include_simulated``.
+        """
         with db.reading(self.engine) as conn:
             rows = conn.execute(
                 text(
                     "SELECT p.participant_id, p.study, p.study_version, p.consent_version, p.consented_at, "
                     "p.transcript_opt_in, p.condition, p.persona_id, p.app_version, p.backend, p.pre_at, p.post_at, "
                     "p.chat_turns, p.chat_seconds, p.chat_abstentions, p.chat_refusals, p.demographics, p.transcript, "
-                    "p.panel, p.panel_study_id, p.item_order, p.study_package_sha256 "
+                    "p.panel, p.panel_study_id, p.item_order, p.study_package_sha256, p.simulated "
                     "FROM participants p LEFT JOIN assignments a ON a.participant_id = p.participant_id "
+                    + ("" if include_simulated else "WHERE p.simulated = 0 ")
+                    +
                     # Consent times are to the second; the slot (taken in order under the assign lock) breaks ties
                     # the same way on every database.
                     "ORDER BY p.consented_at, a.block, a.position, p.participant_id"
@@ -491,6 +630,16 @@ class SurveyStore:
                 text("SELECT participant_id, phase, item, value FROM item_answers")
             ):
                 answers.setdefault(pid, {})[(phase, item)] = value
+            feedback: dict[str, list[Feedback]] = {}
+            for pid, *rest in conn.execute(
+                text("SELECT participant_id, reply, rating, reason, at FROM reply_feedback ORDER BY at, reply")
+            ):
+                feedback.setdefault(pid, []).append(Feedback(*rest))
+            clicks: dict[str, list[SourceClick]] = {}
+            for pid, url, at in conn.execute(
+                text("SELECT participant_id, url, at FROM source_clicks ORDER BY at, click_id")
+            ):
+                clicks.setdefault(pid, []).append(SourceClick(url, at))
         out = []
         for r in rows:
             chat = ChatMetrics(r[12], r[13], r[14], r[15]) if r[12] is not None else None
@@ -508,6 +657,9 @@ class SurveyStore:
                     json.loads(r[20]) if r[20] else {},
                     steps.get(r[0], {}),
                     r[21] or "",
+                    bool(r[22]),
+                    feedback.get(r[0], []),
+                    clicks.get(r[0], []),
                 )
             )
         return out

@@ -4,7 +4,9 @@ A receipt is a compact, self-contained token ``<base64url(payload)>.<base64url(s
 payload is canonical JSON (sorted keys, no spaces). Version 2 holds ``v`` (2), ``text_sha256`` (the
 reply without citation markers), ``cited_sha256`` (the reply with its ``[n]`` markers), ``persona``,
 ``sources`` (the numbered source list as the fan sees it: ``{"id", "label", "url"}`` each),
-``time`` (ISO-8601 UTC, whole seconds), ``backend`` and ``key`` (the signing key's fingerprint).
+``time`` (ISO-8601 UTC, whole seconds), ``backend``, ``key`` (the signing key's fingerprint) and ``nonce``
+(64 random bits, so two equal replies in the same second still get receipts of their own: a rating names
+one reply by its receipt). Receipts from before the nonce verify as before.
 Only this deployment can check a receipt: it keeps its current key and the public halves of retired
 ones under ``CLONE_HOME/keys/``.
 
@@ -37,6 +39,7 @@ import hmac
 import json
 import logging
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,7 +50,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from clone.errors import DeploymentKeyError
+from clone.errors import DeploymentKeyError, ReceiptError
 from clone.files import write_atomic
 from clone.reply import (
     Cited,
@@ -221,6 +224,7 @@ class Notary:
             "time": stamp,
             "backend": backend,
             "key": self._fingerprint,
+            "nonce": secrets.token_hex(8),
         }
         body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         signature = self._private.sign(body)
@@ -256,27 +260,10 @@ class Notary:
             if found is None:
                 return _unknown("no receipt was given")
             token = found
-        parts = token.split(".")
-        if len(parts) != 2 or not all(_B64URL.fullmatch(p) for p in parts):
-            return _unknown("this is not a receipt: it should be two base64url parts joined by a dot")
-        body, signature = _b64url_decode(parts[0]), _b64url_decode(parts[1])
-        if body is None or signature is None or len(signature) != 64:
-            return _unknown("this is not a receipt: its parts do not decode")
-        try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting overflows the decoder
-            return _unknown("this is not a receipt: its payload is not JSON")
-        if not isinstance(payload, dict) or not isinstance(payload.get("key"), str):
-            return _unknown("this is not a receipt: its payload names no key")
-        public = self._known.get(payload["key"])
-        if public is None:
-            return _unknown("it was signed by a key this clone does not know, so another deployment issued it")
-        try:
-            public.verify(signature, body)
-        except InvalidSignature:
-            return _unknown("its signature does not match, so the receipt was changed after it was issued")
-        if not _valid_payload(payload):
-            return _unknown(f"receipt version {payload.get('v')!r} is not supported by this clone")
+        opened = self._open(token)
+        if isinstance(opened, Verification):
+            return opened
+        payload, signature = opened
         cited = tuple(_cited(payload))
         code = short_code(signature)
         details = {
@@ -316,6 +303,50 @@ class Notary:
             ),
             **details,
         )
+
+    def authentic(self, receipt: str) -> str:
+        """The short code of ``receipt`` if this deployment signed it (its signature checked, no reply text needed).
+
+        Raises ``ReceiptError`` saying why not: not text, too long, not a receipt, another deployment's, or changed.
+        """
+        if not isinstance(receipt, str):
+            raise ReceiptError("The receipt must be text.")
+        if len(receipt) > MAX_TOKEN_CHARS:
+            raise ReceiptError(f"A receipt is at most {MAX_TOKEN_CHARS:,} characters; this one is {len(receipt):,}.")
+        token = "".join(receipt.split())
+        if not token:
+            raise ReceiptError("No receipt was given: send the reply's full receipt (the `receipt` field of /chat).")
+        if _SHORT_CODE.fullmatch(token):
+            raise ReceiptError("That is a reply's short code; send its full receipt (the `receipt` field of /chat).")
+        opened = self._open(token)
+        if isinstance(opened, Verification):
+            raise ReceiptError(f"This receipt cannot be confirmed: {opened.reason}.")
+        return short_code(opened[1])
+
+    def _open(self, token: str) -> tuple[dict, bytes] | Verification:
+        """A token's payload and signature once the signature checks out; else an "unknown" verdict saying why."""
+        parts = token.split(".")
+        if len(parts) != 2 or not all(_B64URL.fullmatch(p) for p in parts):
+            return _unknown("this is not a receipt: it should be two base64url parts joined by a dot")
+        body, signature = _b64url_decode(parts[0]), _b64url_decode(parts[1])
+        if body is None or signature is None or len(signature) != 64:
+            return _unknown("this is not a receipt: its parts do not decode")
+        try:
+            payload = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting overflows the decoder
+            return _unknown("this is not a receipt: its payload is not JSON")
+        if not isinstance(payload, dict) or not isinstance(payload.get("key"), str):
+            return _unknown("this is not a receipt: its payload names no key")
+        public = self._known.get(payload["key"])
+        if public is None:
+            return _unknown("it was signed by a key this clone does not know, so another deployment issued it")
+        try:
+            public.verify(signature, body)
+        except InvalidSignature:
+            return _unknown("its signature does not match, so the receipt was changed after it was issued")
+        if not _valid_payload(payload):
+            return _unknown(f"receipt version {payload.get('v')!r} is not supported by this clone")
+        return payload, signature
 
 
 def receipt_in_text(text: str, code: str | None = None) -> str | None:

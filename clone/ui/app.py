@@ -16,7 +16,7 @@ from clone.config import ASSETS_DIR, Settings, check_tokens, load_settings
 from clone.gate import Gate
 from clone.services import Services
 from clone.survey.http import export_routes
-from clone.ui import about, chat, creator, research, survey, survey_view, verify
+from clone.ui import about, chat, creator, feedback, research, survey, survey_view, verify
 from clone.ui.auth import ensure_tokens
 from clone.ui.limits import Limits, text_arguments
 from clone.ui.page import CSS_PATH, header
@@ -37,6 +37,7 @@ class Screens:
     verify: verify.VerifyHandlers
     creator: creator.CreatorHandlers
     research: research.ResearchHandlers
+    feedback: feedback.FeedbackHandlers
 
     @classmethod
     def of(cls, services: Services) -> Screens:
@@ -49,6 +50,7 @@ class Screens:
             verify.VerifyHandlers(services),
             creator.CreatorHandlers(services, limits=limits),
             research.ResearchHandlers(services, limits=limits),
+            feedback.FeedbackHandlers(services, limits=limits),
         )
 
 
@@ -65,7 +67,7 @@ def build_app(services: Services) -> gr.Blocks:
         with gr.Tabs(elem_id="clone-tabs") as tabs:
             with gr.Tab("Chat", id="chat"):
                 reminder = survey_view.reminder()  # the study's "I have finished chatting", shown to participants
-                panel = chat.build(chat_h, "chat", study=study_state)
+                panel = chat.build(chat_h, "chat", study=study_state, ratings=screens.feedback)
             with gr.Tab("Survey", id="survey") as survey_tab:
                 survey_view.build(
                     screens.survey,
@@ -87,10 +89,12 @@ def build_app(services: Services) -> gr.Blocks:
         )
         gr.api(chat_h.chat_api, api_name="chat", concurrency_limit=16)  # waits on an LLM backend: see launch_options
         gr.api(text_arguments(screens.verify.verify_api), api_name="verify")
+        gr.api(screens.feedback.feedback_api, api_name="feedback")
+        app.load(None, js=feedback.SOURCE_CLICK_JS)  # counts a participant's clicks on source links
     with app.route("Widget", WIDGET_PATH, show_in_navbar=False):
         # The embeddable view: the same banner and chat, nothing else; it cannot leave the banner out.
         header(services, "embed")
-        chat.build(chat_h, "widget", height=360)
+        chat.build(chat_h, "widget", height=360, ratings=screens.feedback)
     with app.route("Creator", CREATOR_PATH, show_in_navbar=False):
         creator.build(screens.creator)
     with app.route("Research", RESEARCH_PATH, show_in_navbar=False):

@@ -19,6 +19,8 @@ from clone.guardrails import disclosure
 from clone.memory import bounded
 from clone.reply import reply_markdown
 from clone.survey.design import Cell
+from clone.ui import feedback
+from clone.ui.feedback import FeedbackHandlers
 from clone.ui.limits import CHAT_LIMIT_TEXT, Screen, checked_text
 from clone.ui.page import avatar_path
 
@@ -110,7 +112,10 @@ class ChatHandlers(Screen):
         list gets a notice. A client over ``CLONE_CHAT_PER_MINUTE`` gets an error and keeps what it typed.
         """
         message = checked_text(message, "The message")
-        self.limits.check(self.limits.chat, request, CHAT_LIMIT_TEXT)
+        # A study participant's condition decides whether citations are shown; the AI mark always is.
+        participant = (study if isinstance(study, dict) else {}).get("participant") or {}
+        if not participant.get("simulated"):  # simulated participants were let in with the research token
+            self.limits.check(self.limits.chat, request, CHAT_LIMIT_TEXT)
         clone = self.services.clone
         session = new_session() | dict(session or {})
         now = time.time()
@@ -145,6 +150,7 @@ class ChatHandlers(Screen):
             }
             if participant and participant.get("stage") != "done":
                 self.services.tally.count(participant, message, reply, now)
+                self._given(participant["id"], reply)
             session["conversation"] = session.get("conversation") or new_conversation_id()
             # No answer in the content (not a refusal): the fan may leave the question for the creator.
             session["unanswered"] = (message or "").strip() if reply.unanswered else ""
@@ -186,6 +192,16 @@ class ChatHandlers(Screen):
     ) -> Iterator[tuple[list[dict], str, dict]]:
         """:meth:`respond` for the ``/widget`` embed: the ``embed`` channel of the creator's consent."""
         yield from self.respond(message, chat, session, None, channel="embed", request=request)
+
+    def _given(self, participant_id: str, reply) -> None:
+        """Note that a signed reply went to this participant, so a rating sent with its receipt counts for them."""
+        code = (reply.receipt or {}).get("code")
+        if not code:
+            return
+        try:
+            self.services.store.reply_given(participant_id, code)
+        except SQLAlchemyError as exc:
+            log.warning("could not note a participant's reply: %s", exc.__class__.__name__)
 
     def _count(self, reply, conversation: str, channel: str) -> None:
         """One row for the creator's analytics; a database hiccup never costs a fan their reply."""
@@ -286,8 +302,16 @@ def inbox_form(h: ChatHandlers, session: gr.State, prefix: str) -> list:
     return [form, question, result]
 
 
-def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height: int = 480) -> Panel:
-    """The chat panel: greeting with the AI disclosure, the conversation, the inbox form, the input.
+def build(
+    h: ChatHandlers,
+    prefix: str,
+    *,
+    study: gr.State | None = None,
+    height: int = 480,
+    ratings: FeedbackHandlers | None = None,
+) -> Panel:
+    """The chat panel: greeting with the AI disclosure, the conversation (thumbs under each reply, with
+    ``ratings``), the rating's reason and the inbox form, the input.
 
     ``prefix`` names the elements (``chat`` on the fan app, ``widget`` on ``/widget``); ``study`` is the
     survey's state where a study runs beside the chat. On a phone the stylesheet lets the conversation fill
@@ -308,7 +332,8 @@ def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height
         elem_classes=["clone-chat"],
         height=height,
         buttons=["copy"],
-        feedback_options=None,
+        # Thumbs up and down under each reply (clone.ui.feedback), where ratings are wired.
+        feedback_options=("Like", "Dislike") if ratings is not None else None,
         # Each reply is scrolled to its first line instead: the fan's message to the top as it is sent
         # (clone.ui.page.page_script), the reply's first line once it is complete (SCROLL_TO_REPLY_JS).
         autoscroll=False,
@@ -316,6 +341,8 @@ def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height
     session = gr.State(new_session())
     # Under the conversation, above the input: the form opens next to the reply that offered it.
     offer = inbox_form(h, session, prefix)
+    if ratings is not None:
+        feedback.build(ratings, chatbot, prefix, study)
     with gr.Row(elem_id=f"{prefix}-compose", elem_classes=["clone-compose"], equal_height=True):
         box = gr.Textbox(
             label=f"Your message to {persona.name}'s AI clone",
@@ -331,8 +358,14 @@ def build(h: ChatHandlers, prefix: str, *, study: gr.State | None = None, height
     respond = h.respond if prefix == "chat" else h.respond_embed
     replies = []
     for trigger in (box.submit, send.click):
+        # The participant's chat turn is also callable (undocumented) as /chat_turn, for `study simulate`.
+        named = (
+            {"api_name": "chat_turn", "api_visibility": "undocumented"}
+            if prefix == "chat" and trigger == send.click
+            else {"api_visibility": "private"}
+        )
         replies.append(
-            trigger(respond, inputs, [chatbot, box, session], api_visibility="private")
+            trigger(respond, inputs, [chatbot, box, session], **named)
             .then(h.inbox_close, session, offer, api_visibility="private")
             .then(None, js=SCROLL_TO_REPLY_JS, api_visibility="private")
         )

@@ -4,6 +4,7 @@ snippet, and the status of consent and keys. Behind the creator token."""
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -172,13 +173,22 @@ class CreatorHandlers(Screen):
         n = n_per_condition(self.services.study, records, self.services.store.assignments())
         finished = sum(r.post_at is not None for r in records)
         open_questions = len(self.services.inbox.open_questions())
+        rated = self.services.events.feedback(days=days)
         summary = (
             f"**Last {days} days:** {totals['conversations']} conversations, {totals['replies']} replies; "
             f"{totals['abstention_rate']:.0%} without an answer from your content, "
             f"{totals['refusal_rate']:.0%} refused by the guardrails. "
             f"**Survey:** {len(records)} participants, {finished} finished. "
-            f"**Inbox:** {open_questions} open questions."
+            f"**Inbox:** {open_questions} open questions. "
+            f"**Fans' ratings of replies:** {rated['up']} up, {rated['down']} down."
         )
+        if rated["reasons"]:
+            # The fans' own words (no one is named), on one line each and escaped: a reason cannot format the
+            # console or put a link in it.
+            summary += "\n\n**Latest reasons:**\n" + "\n".join(
+                f"- {'Up' if rating == 'up' else 'Down'}: {_plain_markdown(reason)} ({at[:10]})"
+                for at, rating, reason in rated["reasons"]
+            )
         return per_day, rates_long(per_day), topics, n, summary
 
     def analytics(self, token: str, days: float = 30, request: gr.Request | None = None) -> tuple:
@@ -295,6 +305,11 @@ def creator_inbox(h: CreatorHandlers, token: gr.Textbox) -> None:
     dismiss.click(h.inbox_dismiss, [token, group], result, api_name="inbox_dismiss").then(
         h.inbox_view, token, [table, group, question, summary], api_visibility="private"
     )
+
+
+def _plain_markdown(text: str) -> str:
+    """``text`` on one line with every Markdown and HTML character escaped, so it shows as typed."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~&])", r"\\\1", " ".join(text.split()))
 
 
 def creator_analytics(h: CreatorHandlers, token: gr.Textbox) -> None:

@@ -26,6 +26,7 @@ class Limits:
         self.proxy_hops = settings.proxy_hops
         self.chat = RateLimit(settings.chat_per_minute, 60)
         self.questions = RateLimit(settings.questions_per_hour, 3600)
+        self.feedback = RateLimit(settings.feedback_per_minute, 60)
         self.participants = RateLimit(settings.participants_per_hour, 3600)
         self.wrong_tokens = RateLimit(settings.wrong_tokens_per_hour, 3600)
 

@@ -134,11 +134,12 @@ class ResearchHandlers(Screen):
             wrong=limits.wrong_tokens,
         )
 
-    def status(self, token: str, request: gr.Request | None = None) -> str:
-        """The study at a glance (needs the research token): its id and version, conditions, participants."""
+    def status(self, token: str, include_simulated: bool = False, request: gr.Request | None = None) -> str:
+        """The study at a glance (needs the research token): its id and version, conditions, participants
+        (simulated ones only with ``include_simulated``)."""
         self._require(token, "The study status", request)
         s = self.services
-        records = s.store.records()
+        records = s.store.records(include_simulated=include_simulated is True)
         finished = sum(r.post_at is not None for r in records)
         conditions = "Conditions: " + ", ".join(f"`{c.id}`" for c in s.study.conditions)
         if s.study.factors:  # a factorial design: its factors, not every cell's id
@@ -149,7 +150,9 @@ class ResearchHandlers(Screen):
         others = sum(1 for r in records if r.study_package_sha256 and r.study_package_sha256 != package)
         line = (
             f"**Study `{s.study.id}`, version {s.study.version}.** {conditions}. "
-            f"{len(records)} participants, {finished} finished. Study package sha256 `{package}` "
+            f"{len(records)} participants, {finished} finished"
+            + (f" ({sum(r.simulated for r in records)} of them simulated)" if include_simulated is True else "")
+            + f". Study package sha256 `{package}` "
             "(`python -m clone study package` writes it)."
         )
         line += "\n\n" + glance(s.study, records)
@@ -161,8 +164,9 @@ class ResearchHandlers(Screen):
             )
         return line
 
-    def export_files(self, token: str, request: gr.Request | None = None) -> list[str]:
+    def export_files(self, token: str, include_simulated: bool = False, request: gr.Request | None = None) -> list[str]:
         """Write the wide CSV, long CSV and codebook (CSV, JSON); return their paths (needs the research token).
+        Simulated participants are in the files only with ``include_simulated``.
 
         The files are not kept: Gradio's copy is removed once downloaded (:class:`clone.gate.Gate`), and
         every copy after ``CLONE_EXPORT_KEEP_MINUTES``.
@@ -172,25 +176,41 @@ class ResearchHandlers(Screen):
         keep = s.settings.export_keep_minutes * 60
         folders = [s.settings.export_dir, Path(get_upload_folder())]
         sweep_exports(folders, keep)
-        paths = [str(p) for p in write_study_export(s.study, s.store, s.settings.export_dir)]
+        include = include_simulated is True
+        paths = [str(p) for p in write_study_export(s.study, s.store, s.settings.export_dir, include_simulated=include)]
         sweep_later(folders, keep)
         return paths
 
-    def chart_data(self, token: str, instrument_id: str | None = None, request: gr.Request | None = None) -> tuple:
+    def chart_data(
+        self,
+        token: str,
+        instrument_id: str | None = None,
+        include_simulated: bool = False,
+        request: gr.Request | None = None,
+    ) -> tuple:
         """Chart data (needs the research token): item distributions of one instrument, pre/post means with
-        95% intervals, and N per condition, as three DataFrames (see :mod:`clone.survey.charts`)."""
+        95% intervals, and N per condition, as three DataFrames (see :mod:`clone.survey.charts`). Simulated
+        participants count only with ``include_simulated`` (they hold no slot of the randomization log, so
+        the assigned bars count people only)."""
         self._require(token, "The charts", request)
-        study, records = self.services.study, self.services.store.records()
+        study = self.services.study
+        records = self.services.store.records(include_simulated=include_simulated is True)
         instrument_id = instrument_id or study.instruments[0].id
         dist = item_distribution(study, records, instrument_id)
         shift = pre_post_means(study, records)
         n = n_per_condition(study, records, self.services.store.assignments())
         return dist, shift, n
 
-    def charts(self, token: str, instrument_id: str | None = None, request: gr.Request | None = None) -> tuple:
+    def charts(
+        self,
+        token: str,
+        instrument_id: str | None = None,
+        include_simulated: bool = False,
+        request: gr.Request | None = None,
+    ) -> tuple:
         """The three charts as HTML (needs the research token): answers per item, means before and after the
         chat with their 95% intervals, and participants per condition. Labels are the codebook's words."""
-        dist, shift, n = self.chart_data(token, instrument_id, request)
+        dist, shift, n = self.chart_data(token, instrument_id, include_simulated, request)
         study = self.services.study
         instrument = next((i for i in study.instruments if i.id == instrument_id), study.instruments[0])
         return (
@@ -212,18 +232,26 @@ def build(h: ResearchHandlers) -> None:
         h.services.settings.research_token, "CLONE_RESEARCH_TOKEN", "Research token", "research", h.limits
     )
     with body:
+        simulated = gr.Checkbox(
+            label="Include simulated participants (python -m clone study simulate) in the status, data and charts",
+            value=False,
+            elem_id="research-include-simulated",
+        )
+        include = gr.State(False)  # a State, so the export API keeps its one argument (the token)
+        simulated.change(lambda on: on is True, simulated, include, api_visibility="private")
         status = gr.Markdown(elem_id="research-status")
         refresh = gr.Button("Show the study status", elem_id="research-status-show")
-        refresh.click(h.status, token, status, api_visibility="private")
+        refresh.click(h.status, [token, include], status, api_visibility="private")
         gr.Markdown(
             "Download the study data: the wide CSV (one row per participant), the long CSV (one row "
             "per answer) and the codebook (CSV and JSON), or show charts of the answers. Also over HTTP: "
-            "`GET /research/export/wide.csv` with `Authorization: Bearer <token>`."
+            "`GET /research/export/wide.csv` with `Authorization: Bearer <token>` (add `?include_simulated=1` for "
+            "the simulated participants of a pilot)."
         )
         export = gr.Button("Download study data", elem_id="research-export")
         # Hidden until there are files: Gradio's empty file box carries an aria-label on a plain div.
         csv_file = gr.File(label="Study data", file_count="multiple", elem_id="research-file", visible=False)
-        export.click(h.export_files, token, csv_file, api_name="export_responses").success(
+        export.click(h.export_files, [token, include], csv_file, api_name="export_responses").success(
             lambda: gr.update(visible=True), None, csv_file, api_visibility="private"
         )
         with gr.Row():
@@ -240,7 +268,7 @@ def build(h: ResearchHandlers) -> None:
         n_plot = gr.HTML(elem_id="research-n")
         show_charts.click(
             h.charts,
-            [token, chart_instrument],
+            [token, chart_instrument, include],
             [dist_plot, shift_plot, n_plot],
             api_visibility="private",
         )

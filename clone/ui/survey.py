@@ -15,6 +15,7 @@ import gradio as gr
 from clone import __version__
 from clone.errors import SurveyError
 from clone.survey.panel import arrival
+from clone.ui.auth import require
 from clone.ui.items import (
     ITEM_CLASSES,
     MISSING,
@@ -113,8 +114,10 @@ class SurveyHandlers(Screen):
                 gr.update(elem_classes=ITEM_CLASSES + [MISSING]),
             )
         try:
-            self.limits.check(self.limits.participants, request, "new participants")
-        except gr.Error as exc:  # the limit speaks in gr.Error; here it is said in place
+            simulated = self._simulated(request)
+            if not simulated:  # a simulation was let in by the research token; people are limited per client
+                self.limits.check(self.limits.participants, request, "new participants")
+        except gr.Error as exc:  # the token and the limit speak in gr.Error; here it is said in place
             return session, gr.update(visible=True), gr.update(visible=False), str(exc.message), gr.update()
         try:
             # A paid panel's link (?PROLIFIC_PID=… or ?pid=…): the page's query string reaches every event.
@@ -127,6 +130,7 @@ class SurveyHandlers(Screen):
                 app_version=__version__,
                 backend=s.clone.backend.name,
                 panel=panel,
+                simulated=simulated,
             )
         except SurveyError as exc:  # a broken panel link, or a second participation: said in place
             return session, gr.update(visible=True), gr.update(visible=False), str(exc), gr.update()
@@ -138,6 +142,7 @@ class SurveyHandlers(Screen):
             "stage": "pre",
             "panel": panel.panel if panel else "",
             "order": a.order,
+            "simulated": simulated,
         }
         return (
             session,
@@ -146,6 +151,32 @@ class SurveyHandlers(Screen):
             "Thank you for taking part.",
             gr.update(elem_classes=ITEM_CLASSES),
         )
+
+    def _simulated(self, request: gr.Request | None) -> bool:
+        """Whether this consent starts a simulated participant: the call carries ``Authorization: Bearer <research
+        token>`` (``python -m clone study simulate`` sends it). A wrong token is refused (``gr.Error``) and counted
+        like a wrong console token, never taken for a real participant; no header is a person."""
+        headers = getattr(request, "headers", None) or {}
+        header = headers.get("authorization")
+        if header is None:
+            return False
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        try:
+            require(
+                token,
+                self.settings.research_token,
+                "CLONE_RESEARCH_TOKEN",
+                "Simulated participants",
+                client=self.limits.client(request),
+                wrong=self.limits.wrong_tokens,
+            )
+        except gr.Error as exc:
+            raise gr.Error(
+                f"Simulated participants need the research token (Authorization: Bearer …). {exc.message} "
+                "Nothing was stored.",
+                print_exception=False,
+            ) from None
+        return True
 
     def decline(self, request: gr.Request | None = None) -> tuple:
         """No thanks: nothing is stored, and the chat stays open; someone a panel sent gets its screen-out link."""

@@ -189,11 +189,9 @@ def build(
             None, js=FOCUS_MISSING_JS
         )
 
-    def finish_from(button: gr.Button) -> None:
+    def finish_from(button: gr.Button, **api) -> None:
         """ "I have finished chatting" (on the survey's chat step or the chat's reminder): the questions after."""
-        finished = button.click(
-            h.finish_chat, session, [session, chat_step, post_step, status, reminder_group], api_visibility="private"
-        )
+        finished = button.click(h.finish_chat, session, [session, chat_step, post_step, status, reminder_group], **api)
         if study.shuffled:
             finished = finished.then(lambda st: h.order_items(st, "post"), session, post, api_visibility="private")
         if tabs is not None:
@@ -206,8 +204,9 @@ def build(
             finished = finished.then(to_questions, session, [tabs, *progress_outputs], api_visibility="private")
         finished.then(None, js=SHOW_POST_JS)
 
-    finish_from(chatted)
-    finish_from(on_chat.finish)
+    # The survey step's button is also callable (undocumented) as /finish_chat, for `study simulate`.
+    finish_from(chatted, api_name="finish_chat", api_visibility="undocumented")
+    finish_from(on_chat.finish, api_visibility="private")
     for reply in replies or []:  # each reply may be the one that lets the participant finish
         reply.then(both_progress, session, progress_outputs, api_visibility="private")
     for i, button in enumerate(nexts):
@@ -220,7 +219,8 @@ def build(
             next_page,
             [session, *page_items],
             [page_columns[i], page_columns[i + 1], status, *page_items],
-            api_visibility="private",
+            api_name=f"post_page_{i + 1}",
+            api_visibility="undocumented",  # for `study simulate`, which times the pages as a person would
         ).then(None, js=FOCUS_MISSING_JS)
     post_done.click(
         h.submit_post,
