@@ -59,7 +59,6 @@ def test_the_participants_cell_opens_the_chat_in_the_browser(factorial_server, t
         assert chat.locator("img[src*='avatar']").count() > 0  # before taking part: the creator's picture
 
         page.get_by_role("tab", name="Survey").click()
-        page.locator("#survey-agree input").check()
         page.locator("#survey-start").click()
         page.locator("#survey-pre-step").wait_for()
         page.get_by_role("tab", name="Chat").click()
@@ -73,8 +72,7 @@ def test_the_participants_cell_opens_the_chat_in_the_browser(factorial_server, t
         page.get_by_role("tab", name="Survey").click()
         answer(page, study, "pre")
         page.locator("#survey-pre-submit").click()
-        page.locator("#survey-chat-done").wait_for()
-        page.get_by_role("tab", name="Chat").click()
+        page.locator("#study-reminder:visible").first.wait_for()  # "Continue to the chat" opens the chat
         page.locator("#chat-input textarea").fill("How big is your balcony?")
         page.locator("#chat-send").click()
         page.wait_for_function("() => document.querySelector('#clone-chat').innerText.includes('· receipt')")

@@ -74,13 +74,11 @@ def test_thumbs_under_a_reply_record_a_rating_and_its_reason(app_server, page):
     # A participant: the rating and a click on a source are research data.
     study = load_study()
     page.get_by_role("tab", name="Survey").click()
-    page.locator("#survey-agree input").check()
     page.locator("#survey-start").click()
     page.locator("#survey-pre-step").wait_for()
     answer(page, study, "pre")
     page.locator("#survey-pre-submit").click()
-    page.locator("#survey-chat-done").wait_for()
-    page.get_by_role("tab", name="Chat").click()
+    page.locator("#study-reminder:visible").first.wait_for()  # "Continue to the chat" opens the chat
     ask(page, "What do you grow on the balcony?")
     thumb(page, "Like")
     page.locator("#chat-feedback-note", has_text="What did you like").wait_for()
