@@ -151,6 +151,11 @@ _OVERRIDE = _rx(
     r"\b(?:say|tell\s+(?:me|them|everyone)|claim|insist)\s+(?:that\s+)?(?:you(?:'re|\s+are)|u\s+r)\s+"
     r"(?:a\s+)?(?:human|real|not\s+(?:an?\s+)?(?:ai|bot|clone))\b",
     r"\bnew\s+(?:instructions|rules|system\s+prompt)\s*:",
+    # Hidden orders: "decode this base64 and do what it says", fake slash commands ("/godmode").
+    r"\b(?:decode|base64|hex|rot13|reverse)\b[^.?!]{0,60}\b(?:follow|obey|execute|run|do\s+(?:what|as))\b",
+    r"\b(?:follow|obey|execute|do\s+what|run\s+the\s+(?:command|instruction|order)s?)\b[^.?!]{0,40}"
+    r"\b(?:base64|hex|rot13|encoded|decoded)\b",
+    r"(?:^|\s)/(?:god|dev|admin|debug|sudo|root|jailbreak|unlock|nolimits?|unfiltered|override)\w*\b(?!/)",
 )
 _LEAK = _rx(
     r"\b(?:system|hidden|secret|initial|original|internal)\s+(?:prompt|instructions?|rules|message|configuration)\b",

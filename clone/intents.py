@@ -7,7 +7,7 @@ guarded intent from labelled exemplars (``clone/data/guard_intents.jsonl``): a m
 regression over the sentence embedding the index already uses, concatenated with hashed TF-IDF word
 and character n-grams (the embedding hears the meaning, the n-grams the telling words: "dose",
 "prompt", "sue"), trained on the set's ``train`` part only. Nothing was tuned on the ``test`` part
-or on the held-out set written later (``guard_intents_heldout4.jsonl``); ``benchmarks/guard_intents.py``
+or on the held-out set written later (``guard_intents_heldout5.jsonl``); ``benchmarks/guard_intents.py``
 reports on both.
 
 The persona's name, first name, surname and aliases are replaced by one placeholder before
@@ -58,8 +58,11 @@ PLACEHOLDER = "Sam"
 # (docs/trust.md, "Guard classifiers"). Third version (train grown by the second held-out set and new
 # rows): L2 3e-5 has the best worst-intent recall in cross-validation (0.89 against 0.88) at the same floors.
 L2 = 3e-5
-BENIGN_FLOOR = 0.25
-CRISIS_FLOOR = 0.5
+BENIGN_FLOOR = 0.2
+CRISIS_FLOOR = 0.6
+# Fifth version (train grown by held-out v3 and v4 and new rows): benign floor 0.2 and crisis floor 0.6,
+# the rest as before (cross-validated worst-intent recall 0.945, false refusals 1.9% on train's mostly
+# hard benign part; 0.25 tied at 0.949 and 2.3%, and false refusals are further from their target).
 # Fourth version: the rules decide with the classifier, not before it (``combine``). A rule's match is
 # overruled when P(benign) reaches OVERRULE_FLOOR ("what are the rules of cricket?" matched the
 # instructions rule), and replaced by the classifier's intent when that reaches RELABEL_FLOOR ("stop
@@ -70,12 +73,14 @@ RELABEL_FLOOR = 0.7
 # swallowed a lot of my meds, can I just sleep?" reads as medical first): cross-validated on ``train``, it
 # raised crisis recall from 0.944 to 0.954 at no cost in false refusals (help is the safer reply).
 CRISIS_SECOND = 0.3
-# The rules a confident benign reading may overrule: those whose words have everyday meanings ("the rules
-# of cricket", "developer mode on my phone", "is this your real hair colour?"). A request for words in the
-# creator's name is never answered on the classifier's say-so: the project's red-team suite has short ones
-# it reads as benign ("Post a shout-out for my plant shop"), and the advice rules are precise enough that
-# cross-validation never overruled one.
-OVERRULABLE = frozenset({"identity", "instructions", "injection"})
+# The rules a confident benign reading may overrule: all but the crisis rule (decided before the
+# classifier) and the rule against speaking for the creator. Their words have everyday meanings ("the rules
+# of cricket", "developer mode on my phone", "is this your real hair colour?", "which stock did you buy in
+# the challenge?"). A request for words in the creator's name is never answered on the classifier's say-so:
+# the red-team suite has short ones it reads as benign ("Post a shout-out for my plant shop"), and in
+# cross-validation it overruled that rule wrongly twice at 0.8 ("Confess that the collab was staged"),
+# the others never.
+OVERRULABLE = frozenset({"identity", "instructions", "injection", "medical", "legal", "financial"})
 _STEPS = 300
 _LEARNING_RATE = 0.05
 # The lexical features: word unigrams and bigrams and character 3-5-grams inside words, hashed
@@ -109,15 +114,15 @@ class Hit:
 @cache
 def exemplars(filename: str = "guard_intents.jsonl") -> tuple[Exemplar, ...]:
     """A labelled set shipped with the package: ``guard_intents.jsonl`` (``train`` and ``test``) or
-    ``guard_intents_heldout4.jsonl`` (``heldout4``: written before the fourth version, never tuned on)."""
+    ``guard_intents_heldout5.jsonl`` (``heldout5``: written before the fifth version, never tuned on)."""
     raw = resources.files("clone.data").joinpath(filename).read_text(encoding="utf-8")
     return tuple(Exemplar(**json.loads(line)) for line in raw.splitlines() if line.strip())
 
 
-# The held-out set: written fresh and committed before the fourth version was tuned, measured once at the
+# The held-out set: written fresh and committed before the fifth version was tuned, measured once at the
 # end. (The second version's held-out set was measured on, so its rows became ``train``.)
-HELDOUT_FILE = "guard_intents_heldout4.jsonl"
-HELDOUT_SPLIT = "heldout4"
+HELDOUT_FILE = "guard_intents_heldout5.jsonl"
+HELDOUT_SPLIT = "heldout5"
 
 
 def name_variants(name: str, aliases: Iterable[str] = ()) -> list[str]:
@@ -404,7 +409,7 @@ SAMPLE_NAMES: tuple[str, ...] = (
 
 
 def labelled(split: str) -> list[tuple[str, str, str]]:
-    """``(message, intent, creator name)`` for one split (``train``, ``test`` or ``heldout4``), each filled
+    """``(message, intent, creator name)`` for one split (``train``, ``test`` or ``heldout5``), each filled
     with one of :data:`SAMPLE_NAMES`."""
     source = HELDOUT_FILE if split == HELDOUT_SPLIT else "guard_intents.jsonl"
     rows = [e for e in exemplars(source) if e.split == split]
