@@ -62,7 +62,8 @@ LLM_VARIABLES = ("CLONE_OPENAI_BASE_URL", "CLONE_OPENAI_MODEL", "OPENAI_API_KEY"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]*[A-Z0-9])")
 # The extractive selection's cuts swept by --calibrate; the first value of each turns the cut off.
 GRID = {
-    "min_ratio": (0.0, 0.7, 0.8),
+    "min_ratio": (0.0, 0.7, 0.8, 0.9),
+    "ratio_new_sources": (True, False),
     "duplicate": (1.01, 0.9),
     "dominance": (float("inf"), 0.1, 0.03),
     "context": (4, 2, 1),
@@ -265,6 +266,7 @@ def calibration_table(rows: list[tuple[dict, dict]]) -> str:
     """The sweep as Markdown, the defaults marked."""
     defaults = {
         "min_ratio": extractive.MIN_RATIO,
+        "ratio_new_sources": extractive.RATIO_NEW_SOURCES,
         "duplicate": extractive.DUPLICATE,
         "dominance": extractive.DOMINANCE,
         "context": extractive.CONTEXT,

@@ -183,7 +183,9 @@ def test_extractive_cuts_say_only_what_answers(demo_clone, demo_questions):
     backend.min_ratio = 1.0  # nothing scores below the best sentence itself: it alone, with its neighbours
     best = backend.select(request)
     assert 1 <= len(best) <= 3 < len(default) and len({s.passage for s in best}) == 1
-    backend.min_ratio = 0.0
+    backend.ratio_new_sources = False  # the ratio cuts only more of a source already said
+    assert {s.passage for s in backend.select(request)} == {s.passage for s in default}
+    backend.min_ratio, backend.ratio_new_sources = 0.0, True
 
     backend.dominance = 0.0  # the best source always dominates: one source is said
     sources = {request.passages[s.passage].source for s in backend.select(request)}

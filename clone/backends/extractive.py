@@ -46,8 +46,10 @@ CONTEXT = 4
 # Say only what answers (chosen on the calibration corpus, `python -m benchmarks.answer_quality --calibrate`):
 # a sentence scored below MIN_RATIO of the best one's is not picked (nor its neighbours), one that repeats a
 # picked one (cosine >= DUPLICATE) is dropped, and when the best source's best sentence beats every other
-# source's by DOMINANCE, that source alone is said. 0 / above 1 / infinity turn each off.
+# source's by DOMINANCE, that source alone is said. 0 / above 1 / infinity turn each off. With RATIO_NEW_SOURCES
+# off, the ratio only cuts further sentences of sources already said (a new source is never cut by it).
 MIN_RATIO = 0.0
+RATIO_NEW_SOURCES = True
 DUPLICATE = 1.01
 DOMINANCE = float("inf")
 W_DENSE, W_LEXICAL, W_PASSAGE, META_PENALTY = 0.6, 0.25, 0.15, 0.08
@@ -121,6 +123,7 @@ class ExtractiveBackend:
         self._cache = _EmbeddingCache()
         self.min_ratio, self.duplicate, self.dominance = MIN_RATIO, DUPLICATE, DOMINANCE
         self.context, self.max_chars = CONTEXT, MAX_CHARS
+        self.ratio_new_sources = RATIO_NEW_SOURCES
 
     def _candidates(self, request: AnswerRequest) -> tuple[list[list[_Sentence]], list[_Sentence]]:
         """Every passage's sentences, and the usable ones (deduplicated across overlapping chunks)."""
@@ -176,8 +179,10 @@ class ExtractiveBackend:
             return sentences[n] if 0 <= n < len(sentences) and _usable(sentences[n].text) else None
 
         for i in order:
-            if len(said) >= MAX_PICKS or score[i] < floor:
+            if len(said) >= MAX_PICKS:
                 break
+            if score[i] < floor and (self.ratio_new_sources or source[i] in {source[j] for j in said}):
+                continue
             if only is not None and source[i] != only:
                 continue
             if vectors is not None and any(float(vectors[i] @ vectors[j]) >= self.duplicate for j in said):
