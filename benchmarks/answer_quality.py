@@ -2,6 +2,7 @@
 
     python benchmarks/answer_quality.py                  # both corpora, the offline (extractive) path
     python benchmarks/answer_quality.py --corpus federalist
+    python benchmarks/answer_quality.py --calibrate      # sweep the selection's cuts, calibration corpus only
 
 Two public-domain corpora (benchmarks/corpora/answer_corpora.py): ``federalist`` (essays, the
 calibration corpus: every threshold of the extractive backend was chosen on it) and ``inaugural``
@@ -24,11 +25,16 @@ off-topic declined, grounded wrongly declined, median reply words (grounded ques
 markers removed). Relevance: the share of reply sentences judged relevant to the question, over the
 hand-labelled sentences in benchmarks/data/answer_relevance_labels.jsonl (sentences not labelled
 are counted apart, so a changed reply cannot pass on old labels).
+
+``--calibrate`` answers the calibration corpus (and only it: the report corpus stays untouched) once
+per combination of the extractive selection's cuts (``MIN_RATIO``, ``DUPLICATE``, ``DOMINANCE`` in
+clone/backends/extractive.py) and prints key phrase, cited-source hit and median words for each.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -42,7 +48,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 from benchmarks.corpora.answer_corpora import QUESTIONS, ROLE, write_corpus  # noqa: E402
-from clone.backends import get_backend  # noqa: E402
+from clone.backends import extractive, get_backend  # noqa: E402
 from clone.config import load_settings  # noqa: E402
 from clone.evaluate import default_persona, read_questions  # noqa: E402
 from clone.index import embedder, ensure_index  # noqa: E402
@@ -54,6 +60,15 @@ LABELS = ROOT / "benchmarks" / "data" / "answer_relevance_labels.jsonl"
 RESULTS = ROOT / "benchmarks" / "results"
 LLM_VARIABLES = ("CLONE_OPENAI_BASE_URL", "CLONE_OPENAI_MODEL", "OPENAI_API_KEY")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]*[A-Z0-9])")
+# The extractive selection's cuts swept by --calibrate; the first value of each turns the cut off.
+GRID = {
+    "min_ratio": (0.0, 0.7, 0.8, 0.9),
+    "ratio_new_sources": (True, False),
+    "duplicate": (1.01, 0.9),
+    "dominance": (float("inf"), 0.1, 0.03),
+    "context": (4, 2, 1),
+    "max_chars": (700, 550, 400),
+}
 
 
 @dataclass
@@ -105,10 +120,12 @@ def langchain_answers(content: Path, questions, settings) -> list[Answer]:
     return out
 
 
-def project_answers(content: Path, questions, settings) -> list[Answer]:
+def project_answers(content: Path, questions, settings, clone: Clone | None = None) -> list[Answer]:
     """This project, through ``Clone.answer``, and what its retriever ranks first."""
-    kb = ensure_index(content, settings).kb
-    clone = Clone(settings, default_persona(content, None), kb, get_backend(settings.backend, settings), content)
+    if clone is None:
+        kb = ensure_index(content, settings).kb
+        clone = Clone(settings, default_persona(content, None), kb, get_backend(settings.backend, settings), content)
+    kb = clone.kb
     out = []
     for q in questions:
         reply = clone.answer(q.question)
@@ -219,6 +236,55 @@ def run(corpus: str, tmp: Path, systems: list[str], dump: Path | None) -> dict[s
     return results
 
 
+def calibrate(tmp: Path) -> list[tuple[dict, dict]]:
+    """Every combination of GRID on the calibration corpus: (cuts, measures), in GRID order."""
+    corpus = next(c for c, role in ROLE.items() if role == "calibration")
+    content = tmp / corpus / "content"
+    write_corpus(corpus, content)
+    questions = read_questions(QUESTIONS[corpus])
+    settings = load_settings({"CLONE_HOME": str(tmp / corpus / "home"), "CLONE_BACKEND": "extractive"}, dotenv=False)
+    backend = extractive.ExtractiveBackend(settings)
+    clone = Clone(settings, default_persona(content, None), ensure_index(content, settings).kb, backend, content)
+    out = []
+    for values in itertools.product(*GRID.values()):
+        cuts = dict(zip(GRID, values, strict=True))
+        for name, value in cuts.items():
+            setattr(backend, name, value)
+        result = measure(questions, project_answers(content, questions, settings, clone), {})
+        out.append((cuts, result))
+        print(
+            f"{corpus}: " + " ".join(f"{k}={v:g}" for k, v in cuts.items()) + "  "
+            f"key phrase {result['key phrase']:.3f}  cited {result['cited-source hit']:.3f}  "
+            f"words {result['median words']:g}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return out
+
+
+def calibration_table(rows: list[tuple[dict, dict]]) -> str:
+    """The sweep as Markdown, the defaults marked."""
+    defaults = {
+        "min_ratio": extractive.MIN_RATIO,
+        "ratio_new_sources": extractive.RATIO_NEW_SOURCES,
+        "duplicate": extractive.DUPLICATE,
+        "dominance": extractive.DOMINANCE,
+        "context": extractive.CONTEXT,
+        "max_chars": extractive.MAX_CHARS,
+    }
+    out = [
+        "| " + " | ".join(GRID) + " | key phrase | cited-source hit | median words |",
+        "|---" * (len(GRID) + 3) + "|",
+    ]
+    for cuts, r in rows:
+        mark = " (default)" if cuts == defaults else ""
+        out.append(
+            "| " + " | ".join(f"{v:g}" for v in cuts.values()) + f" | {r['key phrase']:.3f} | "
+            f"{r['cited-source hit']:.3f} | {r['median words']:g}{mark} |"
+        )
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", choices=sorted(QUESTIONS), action="append")
@@ -226,7 +292,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-anchor", action="store_true", help="skip plain LangChain (faster while iterating)")
     parser.add_argument("--dump", type=Path, help="write every reply as JSONL into this folder")
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/answer_quality.md")
+    parser.add_argument(
+        "--calibrate", action="store_true", help="sweep the extractive selection's cuts on the calibration corpus only"
+    )
     args = parser.parse_args(argv)
+    if args.calibrate:
+        with tempfile.TemporaryDirectory(prefix="clone-calibrate-") as tmp:
+            print(calibration_table(calibrate(Path(tmp))), flush=True)
+        return
     corpora = args.corpus or ["federalist", "inaugural"]
     llm = args.llm if args.llm is not None else bool(os.environ.get("CLONE_OPENAI_BASE_URL"))
     systems = ([] if args.no_anchor else ["plain LangChain"]) + ["this project"] + (["this project, LLM"] * llm)

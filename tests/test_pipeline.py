@@ -163,3 +163,61 @@ def test_a_replica_follows_the_index_another_process_rebuilt(tiny_content, setti
     assert first.kb.path == second.kb.path
     assert "orange" in first.answer(question).text
     assert first.follow_index(every=0) is False  # nothing new
+
+
+def test_extractive_cuts_say_only_what_answers(demo_clone, demo_questions):
+    """The selection's cuts (off by default, swept by `benchmarks.answer_quality --calibrate`) each bite."""
+    from clone.backends import AnswerRequest
+    from clone.backends.extractive import ExtractiveBackend
+
+    backend = ExtractiveBackend(demo_clone.settings)
+    requests = [
+        AnswerRequest(question=q["question"], passages=demo_clone.retrieve(q["question"]), persona=demo_clone.persona)
+        for q in demo_questions
+        if q["kind"] == "factual"
+    ]
+    # A question whose reply, without the cuts, quotes more than one source.
+    request = next(r for r in requests if len({r.passages[s.passage].source for s in backend.select(r)}) >= 2)
+    default = backend.select(request)
+
+    backend.min_ratio = 1.0  # nothing scores below the best sentence itself: it alone, with its neighbours
+    best = backend.select(request)
+    assert 1 <= len(best) <= 3 < len(default) and len({s.passage for s in best}) == 1
+    backend.ratio_new_sources = False  # the ratio cuts only more of a source already said
+    assert {s.passage for s in backend.select(request)} == {s.passage for s in default}
+    backend.min_ratio, backend.ratio_new_sources = 0.0, True
+
+    backend.dominance = 0.0  # the best source always dominates: one source is said
+    sources = {request.passages[s.passage].source for s in backend.select(request)}
+    assert len(sources) == 1
+    backend.dominance = float("inf")
+
+    backend.max_chars = 10**6  # room for every pick: only the best one brings the sentence after it
+    every = backend.select(request)
+    backend.context = 1
+    assert len(backend.select(request)) < len(every)
+    backend.context, backend.max_chars = 4, 700
+
+    repeated = [
+        Passage(
+            id="a",
+            text="My balcony is four square metres and faces south.",
+            source="a.md",
+            title="A",
+            url="",
+            score=0.6,
+        ),
+        Passage(
+            id="b",
+            text="My balcony is four square metres, and it faces south.",
+            source="b.md",
+            title="B",
+            url="",
+            score=0.6,
+        ),
+    ]
+    twice = AnswerRequest(question="How big is your balcony?", passages=repeated, persona=demo_clone.persona)
+    backend.duplicate = 1.01
+    assert len(backend.select(twice)) == 2
+    backend.duplicate = 0.9  # the second says the first again
+    assert len(backend.select(twice)) == 1

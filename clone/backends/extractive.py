@@ -38,9 +38,20 @@ _META = re.compile(
     r"hi everyone|hey everyone|hello everyone|see you next)\b",
     re.I,
 )
-# Up to this many best sentences are picked, each with its neighbours, within MAX_CHARS.
+# Up to this many best sentences are picked within MAX_CHARS; the best CONTEXT of them bring the
+# sentence that follows them (every pick brings the one before when it refers back to it).
 MAX_PICKS = 4
 MAX_CHARS = 700
+CONTEXT = 4
+# Say only what answers (chosen on the calibration corpus, `python -m benchmarks.answer_quality --calibrate`):
+# a sentence scored below MIN_RATIO of the best one's is not picked (nor its neighbours), one that repeats a
+# picked one (cosine >= DUPLICATE) is dropped, and when the best source's best sentence beats every other
+# source's by DOMINANCE, that source alone is said. 0 / above 1 / infinity turn each off. With RATIO_NEW_SOURCES
+# off, the ratio only cuts further sentences of sources already said (a new source is never cut by it).
+MIN_RATIO = 0.0
+RATIO_NEW_SOURCES = True
+DUPLICATE = 1.01
+DOMINANCE = float("inf")
 W_DENSE, W_LEXICAL, W_PASSAGE, META_PENALTY = 0.6, 0.25, 0.15, 0.08
 
 
@@ -110,6 +121,9 @@ class ExtractiveBackend:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._cache = _EmbeddingCache()
+        self.min_ratio, self.duplicate, self.dominance = MIN_RATIO, DUPLICATE, DOMINANCE
+        self.context, self.max_chars = CONTEXT, MAX_CHARS
+        self.ratio_new_sources = RATIO_NEW_SOURCES
 
     def _candidates(self, request: AnswerRequest) -> tuple[list[list[_Sentence]], list[_Sentence]]:
         """Every passage's sentences, and the usable ones (deduplicated across overlapping chunks)."""
@@ -127,7 +141,7 @@ class ExtractiveBackend:
     def score(self, request: AnswerRequest, candidates: list[_Sentence]) -> np.ndarray:
         """How well each sentence answers the question: meaning, shared words, passage relevance."""
         embeddings = embedder(self.settings)
-        texts = [f"{c.context} {c.text}" if c.context else c.text for c in candidates]
+        texts = _texts(candidates)
         dense = self._cache.vectors(embeddings, texts) @ question_vector(
             embeddings, request.retrieval_query or request.question
         )
@@ -148,6 +162,14 @@ class ExtractiveBackend:
         if not candidates:
             return []
         score = self.score(request, candidates)
+        order = np.argsort(-score)
+        best = float(score[order[0]])
+        floor = self.min_ratio * best if self.min_ratio > 0 and best > 0 else -np.inf
+        source = [request.passages[c.passage].source for c in candidates]
+        rivals = [score[i] for i in range(len(candidates)) if source[i] != source[order[0]]]
+        only = source[order[0]] if rivals and best - max(rivals) >= self.dominance else None
+        vectors = self._cache.vectors(embedder(self.settings), _texts(candidates)) if self.duplicate <= 1 else None
+        said: list[int] = []
         chosen: dict[tuple[int, int], _Sentence] = {}
         passage_rank: dict[int, int] = {}
 
@@ -156,24 +178,29 @@ class ExtractiveBackend:
             sentences = by_passage[s.passage]
             return sentences[n] if 0 <= n < len(sentences) and _usable(sentences[n].text) else None
 
-        picked = 0
-        for i in np.argsort(-score):
-            if picked >= MAX_PICKS:
+        for i in order:
+            if len(said) >= MAX_PICKS:
                 break
+            if score[i] < floor and (self.ratio_new_sources or source[i] in {source[j] for j in said}):
+                continue
+            if only is not None and source[i] != only:
+                continue
+            if vectors is not None and any(float(vectors[i] @ vectors[j]) >= self.duplicate for j in said):
+                continue
             s = candidates[i]
             group = [s]
             if _BACK_REFERENCE.match(s.text) and (before := neighbour(s, -1)):
                 group.insert(0, before)
-            if after := neighbour(s, +1):
+            if len(said) < self.context and (after := neighbour(s, +1)):
                 group.append(after)
             new = [g for g in group if (g.passage, g.position) not in chosen]
             length = sum(len(c.text) for c in chosen.values()) + sum(len(g.text) for g in new)
-            if not new or (chosen and length > MAX_CHARS):
+            if not new or (chosen and length > self.max_chars):
                 continue
             for g in new:
                 chosen[(g.passage, g.position)] = g
                 passage_rank.setdefault(g.passage, len(passage_rank))
-            picked += 1
+            said.append(i)
         # Best passage first; inside a passage, the order the creator said things in.
         return sorted(chosen.values(), key=lambda s: (passage_rank[s.passage], s.position))
 
@@ -196,6 +223,11 @@ class ExtractiveBackend:
                 groups.append((source, s.passage, [s.text]))
         for n, (_, passage, texts) in enumerate(groups):
             yield ("" if n == 0 else " ") + " ".join(texts) + f" [{passage + 1}]"
+
+
+def _texts(candidates: list[_Sentence]) -> list[str]:
+    """What is embedded for each sentence: its heading, then the sentence."""
+    return [f"{c.context} {c.text}" if c.context else c.text for c in candidates]
 
 
 def _lead_in(request: AnswerRequest) -> str:
