@@ -132,3 +132,46 @@ def gradio_call(
 
 def _tail(log: Path | None, chars: int = 4000) -> str:
     return log.read_text(errors="replace")[-chars:] if log is not None and log.is_file() else "(no log)"
+
+
+# One app replica: its own process, engine and connection pool. It waits for the go file so that all replicas
+# assign at the same moment, then takes slots from 4 threads and prints each participant id it got.
+_REPLICA = """
+import os, sys, threading, time
+from clone.survey import SurveyStore, load_study
+study = load_study(sys.argv[4]) if sys.argv[4] else load_study()
+store = SurveyStore(sys.argv[1])
+print("ready", flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.01)
+lock = threading.Lock()
+def work():
+    for _ in range(int(sys.argv[3])):
+        a = store.assign(study, consent_version="1", transcript_opt_in=False, persona_id="p", app_version="1",
+                         backend="extractive")
+        with lock:
+            print(a.participant_id, flush=True)
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+
+
+def race_replicas(database: str | Path, folder: Path, per_thread: int, study: Path | None = None) -> list[list[str]]:
+    """Two replica processes assigning participants of ``study`` (default: the default study) at the same
+    moment, 4 threads of ``per_thread`` each; the participant ids each replica got."""
+    go = folder / "go"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    argv = [sys.executable, "-c", _REPLICA, str(database), str(go), str(per_thread), str(study or "")]
+    replicas = [subprocess.Popen(argv, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    for proc in replicas:
+        assert proc.stdout.readline().strip() == "ready"
+    go.touch()
+    got = []
+    for proc in replicas:
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0
+        got.append(out.split())
+    return got

@@ -4,10 +4,7 @@ over every cell, each level applied in the participant's chat, each factor a col
 import asyncio
 import io
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +13,6 @@ import pytest
 from gradio.state_holder import SessionState
 
 from clone import backends
-from clone.config import PROJECT_ROOT
 from clone.errors import SurveyError
 from clone.survey import SurveyStore, codebook, load_study, wide_csv
 from clone.survey.charts import readable
@@ -26,6 +22,7 @@ from clone.survey.package import study_package
 from clone.ui import Screens, build_app
 from clone.ui.page import avatar_path
 from tests.conftest import RESEARCH_TOKEN
+from tests.harness import race_replicas
 
 WARM = "Sound warm and encouraging, like talking to a friend."
 WARM_GREETING = "Hello, friend! So glad you dropped by."
@@ -165,50 +162,11 @@ def test_randomisation_balances_every_cell_in_every_block(tmp_path, database):
     assert [r.condition for r in store.assignments()] == got
 
 
-REPLICA = """
-import os, sys, threading, time
-from clone.survey import SurveyStore, load_study
-study = load_study(sys.argv[3])
-store = SurveyStore(sys.argv[1])
-print("ready", flush=True)
-while not os.path.exists(sys.argv[2]):
-    time.sleep(0.01)
-lock = threading.Lock()
-def work():
-    for _ in range(10):
-        a = store.assign(study, consent_version="1", transcript_opt_in=False, persona_id="p", app_version="1",
-                         backend="extractive")
-        with lock:
-            print(a.participant_id, a.condition, flush=True)
-threads = [threading.Thread(target=work) for _ in range(4)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-"""
-
-
 def test_two_replicas_assigning_at_once_keep_every_block_balanced_over_the_cells(tmp_path, database):
     design = "factors:\n  citations: [shown, hidden]\n  avatar: [shown, hidden]"
     path = factorial_study(tmp_path / "s", design, block_repeats=1)
     SurveyStore(database)  # the schema exists before the race, as after a first deploy
-    go = tmp_path / "go"
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    replicas = [
-        subprocess.Popen(
-            [sys.executable, "-c", REPLICA, str(database), str(go), str(path)],
-            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True, env=env,
-        )
-        for _ in range(2)
-    ]  # fmt: skip
-    for proc in replicas:
-        assert proc.stdout.readline().strip() == "ready"
-    go.touch()
-    ids = []
-    for proc in replicas:
-        out, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 0
-        ids += [line.split()[0] for line in out.splitlines()]
+    ids = [i for got in race_replicas(database, tmp_path, 10, path) for i in got]
     log = SurveyStore(database).assignments()
     assert len(ids) == len(set(ids)) == 80 and sorted(r.participant_id for r in log) == sorted(ids)
     cells = [c.id for c in load_study(path).conditions]

@@ -1,20 +1,17 @@
 """The survey store behind DATABASE_URL: PostgreSQL shared by replicas, SQLite files from older releases, bad URLs."""
 
-import os
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
 
 import pytest
 
 from clone import db
-from clone.config import PROJECT_ROOT
 from clone.errors import ConfigError
 from clone.survey import ChatMetrics, SurveyStore, load_study
 from clone.survey.store import MIGRATIONS, ParticipantRecord
 from tests.conftest import make_settings
+from tests.harness import race_replicas
 
 
 @pytest.fixture
@@ -28,53 +25,9 @@ def assign(store, study):
     )
 
 
-# One app replica: its own process, engine and connection pool. It waits for the go file so that both replicas
-# assign at the same moment, then takes slots from several threads and prints each participant id it got.
-REPLICA = """
-import os, sys, threading, time
-from clone.survey import SurveyStore, load_study
-study = load_study()
-store = SurveyStore(sys.argv[1])
-print("ready", flush=True)
-while not os.path.exists(sys.argv[2]):
-    time.sleep(0.01)
-lock = threading.Lock()
-def work():
-    for _ in range(int(sys.argv[3])):
-        a = store.assign(study, consent_version="1", transcript_opt_in=False, persona_id="p", app_version="1",
-                         backend="b")
-        with lock:
-            print(a.participant_id, a.block, flush=True)
-threads = [threading.Thread(target=work) for _ in range(4)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-"""
-
-
 def test_two_replicas_assigning_at_once_never_share_a_slot(database, study, tmp_path):
     SurveyStore(database)  # the schema exists before the race, as after a first deploy
-    go = tmp_path / "go"
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    replicas = [
-        subprocess.Popen(
-            [sys.executable, "-c", REPLICA, str(database), str(go), "60"],
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for _ in range(2)
-    ]
-    for proc in replicas:
-        assert proc.stdout.readline().strip() == "ready"
-    go.touch()
-    got = []
-    for proc in replicas:
-        out, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 0
-        got.append([line.split()[0] for line in out.splitlines()])
+    got = race_replicas(database, tmp_path, 60)
     ids = got[0] + got[1]
     assert len(got[0]) == len(got[1]) == 240 and len(set(ids)) == 480
 
