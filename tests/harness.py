@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from clone import rest
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -109,25 +111,14 @@ def gradio_call(
     Returns ("complete", outputs) or ("error", message). Each call is a new session unless ``session`` is given,
     as a script would do. Far lighter than gradio_client, so load tests measure the server, not the client.
     """
-    body = json.dumps({"data": data, "session_hash": session or uuid.uuid4().hex}).encode()
-    request = urllib.request.Request(
-        f"{base}gradio_api/call/{name}", body, headers={"Content-Type": "application/json"}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            event_id = json.load(response)["event_id"]
+        result = rest.call(base, name, data, session=session or uuid.uuid4().hex, timeout=timeout)
     except urllib.error.HTTPError as err:  # refused before it reached the queue
         return "error", json.load(err)["error"]
-    event = None
-    with urllib.request.urlopen(f"{base}gradio_api/call/{name}/{event_id}", timeout=timeout) as stream:
-        for raw in stream:
-            line = raw.decode().strip()
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:") and event in ("complete", "error"):
-                data = json.loads(line[5:])
-                return event, (data or {}).get("error") if event == "error" else data
-    raise AssertionError(f"no result from {name}")
+    if result is None:
+        raise AssertionError(f"no result from {name}")
+    event, payload = result
+    return event, (payload or {}).get("error") if event == "error" else payload
 
 
 def _tail(log: Path | None, chars: int = 4000) -> str:

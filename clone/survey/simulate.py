@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from clone import rest
 from clone.errors import CloneError
 from clone.trust.receipts import receipt_in_text
 
@@ -72,27 +73,18 @@ class GradioSession:
 
     def call(self, name: str, data: list, headers: dict[str, str] | None = None) -> list:
         """Call ``/NAME`` with ``data`` and return its outputs; ``SimulationError`` with the app's words on an error."""
-        body = json.dumps({"data": data, "session_hash": self.session}).encode()
-        request = urllib.request.Request(
-            f"{self.base}gradio_api/call/{name}", body, headers={"Content-Type": "application/json", **(headers or {})}
-        )
         try:
-            with self._open(request) as response:
-                event_id = json.load(response)["event_id"]
+            result = rest.call(self.base, name, data, session=self.session, headers=headers, timeout=self.timeout)
         except urllib.error.HTTPError as err:  # refused before it reached the queue (the gate's one-line errors)
             raise SimulationError(f"/{name} was refused: {_error_text(err)}") from None
-        event = None
-        with self._open(urllib.request.Request(f"{self.base}gradio_api/call/{name}/{event_id}")) as stream:
-            for raw in stream:
-                line = raw.decode("utf-8").strip()
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:") and event in ("complete", "error"):
-                    payload = json.loads(line[5:])
-                    if event == "error":
-                        raise SimulationError(f"/{name} failed: {payload or 'the app gave no reason'}")
-                    return payload
-        raise SimulationError(f"/{name} ended without a result.")
+        except OSError as exc:
+            raise SimulationError(f"Cannot reach the app at {self.base}: {exc}.") from None
+        if result is None:
+            raise SimulationError(f"/{name} ended without a result.")
+        event, payload = result
+        if event == "error":
+            raise SimulationError(f"/{name} failed: {payload or 'the app gave no reason'}")
+        return payload
 
     def _open(self, request: urllib.request.Request):
         try:
