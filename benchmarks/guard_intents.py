@@ -77,14 +77,21 @@ def cost(messages: list[tuple[str, str, str]], classifier, rounds: int = 3) -> t
     return statistics.median(rules) * 1000, statistics.median(both) * 1000
 
 
-def cross_validated(embeddings, l2: float, folds: int = 5) -> tuple[list[str], list[str | None], np.ndarray]:
-    """Each ``train`` message's truth, first matching rule and class probabilities from a model that did not
-    see it (stratified folds; the IDF comes from each fold's training part only)."""
+def cross_validated(
+    embeddings, l2s: tuple[float, ...], folds: int = 5
+) -> dict[float, tuple[list[str], list[str | None], np.ndarray]]:
+    """For each L2 strength in ``l2s``: each ``train`` message's truth, first matching rule and class
+    probabilities from a model that did not see it (stratified folds; the IDF comes from each fold's training
+    part only). The messages are embedded once for all strengths."""
     messages = intents.labelled("train")
     truth = [m[1] for m in messages]
     rules = [rule_intent(clean_message(t)) for t, _, _ in messages]
     texts = [intents.normalise_names(clean_message(t), intents.name_variants(n)) for t, _, n in messages]
     vectors = np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
+    return {l2: (truth, rules, _fold_probabilities(vectors, texts, truth, l2, folds)) for l2 in l2s}
+
+
+def _fold_probabilities(vectors: np.ndarray, texts: list[str], truth: list[str], l2: float, folds: int) -> np.ndarray:
     rng = np.random.default_rng(12)
     fold = np.empty(len(truth), dtype=int)
     for label in sorted(set(truth)):
@@ -97,7 +104,7 @@ def cross_validated(embeddings, l2: float, folds: int = 5) -> tuple[list[str], l
         x = intents.features(vectors, texts, idf)
         w, b = intents.fit(x[fit_on], [t for t, keep in zip(truth, fit_on, strict=True) if keep], l2=l2)
         probs[~fit_on] = intents._softmax(x[~fit_on] @ w + b)
-    return truth, rules, probs
+    return probs
 
 
 def tune(embeddings, folds: int = 5, top: int = 20) -> None:
@@ -107,8 +114,7 @@ def tune(embeddings, folds: int = 5, top: int = 20) -> None:
     ``check_message``. Printed best first by worst-intent recall minus false refusals.
     """
     rows = []
-    for l2 in (3e-5, 1e-4):
-        truth, rules, probs = cross_validated(embeddings, l2, folds)
+    for l2, (truth, rules, probs) in cross_validated(embeddings, (3e-5, 1e-4), folds).items():
         grid = itertools.product((0.2, 0.25, 0.3, 0.35), (0.4, 0.5, 0.6), (0.8, 0.9, 0.95, 1.01), (0.7, 0.8, 0.9, 1.01))
         for floor, crisis, overrule, relabel in grid:
             floors = dict(benign_floor=floor, crisis_floor=crisis, overrule_floor=overrule, relabel_floor=relabel)
