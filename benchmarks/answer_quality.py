@@ -1,12 +1,13 @@
 """Answer quality on content nobody tuned to: this project against a plain LangChain RAG app.
 
-    python benchmarks/answer_quality.py                  # both corpora, the offline (extractive) path
+    python benchmarks/answer_quality.py                  # every corpus, the offline (extractive) path
     python benchmarks/answer_quality.py --corpus federalist
-    python benchmarks/answer_quality.py --calibrate      # sweep the selection's cuts, calibration corpus only
+    python benchmarks/answer_quality.py --calibrate      # sweep the selection's cuts, calibration corpora only
 
-Two public-domain corpora (benchmarks/corpora/answer_corpora.py): ``federalist`` (essays, the
-calibration corpus: every threshold of the extractive backend was chosen on it) and ``inaugural``
-(speeches as timed transcripts, the report corpus: run for the final table, never tuned on).
+Three public-domain corpora (benchmarks/corpora/answer_corpora.py): ``federalist`` (essays) and
+``inaugural`` (speeches as timed transcripts), the calibration corpora: the extractive backend's
+thresholds were chosen on them, or they were looked at while tuning; and ``candle`` (Faraday's
+lectures as timed and plain transcripts), the report corpus: run for the final table, never tuned on.
 Each has grounded questions in fans' own words (key phrases, evidence documents) and off-topic ones.
 
 The anchor is what a plain LangChain app does: RecursiveCharacterTextSplitter(1000, 200) over the
@@ -26,7 +27,7 @@ markers removed). Relevance: the share of reply sentences judged relevant to the
 hand-labelled sentences in benchmarks/data/answer_relevance_labels.jsonl (sentences not labelled
 are counted apart, so a changed reply cannot pass on old labels).
 
-``--calibrate`` answers the calibration corpus (and only it: the report corpus stays untouched) once
+``--calibrate`` answers each calibration corpus (and only those: the report corpus stays untouched) once
 per combination of the extractive selection's cuts (``MIN_RATIO``, ``DUPLICATE``, ``DOMINANCE`` in
 clone/backends/extractive.py) and prints key phrase, cited-source hit and median words for each.
 """
@@ -236,9 +237,10 @@ def run(corpus: str, tmp: Path, systems: list[str], dump: Path | None) -> dict[s
     return results
 
 
-def calibrate(tmp: Path) -> list[tuple[dict, dict]]:
-    """Every combination of GRID on the calibration corpus: (cuts, measures), in GRID order."""
-    corpus = next(c for c, role in ROLE.items() if role == "calibration")
+def calibrate(tmp: Path, corpus: str) -> list[tuple[dict, dict]]:
+    """Every combination of GRID on one calibration corpus: (cuts, measures), in GRID order."""
+    if ROLE[corpus] != "calibration":
+        raise ValueError(f"{corpus} is the {ROLE[corpus]} corpus: only calibration corpora are swept")
     content = tmp / corpus / "content"
     write_corpus(corpus, content)
     questions = read_questions(QUESTIONS[corpus])
@@ -293,14 +295,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dump", type=Path, help="write every reply as JSONL into this folder")
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/answer_quality.md")
     parser.add_argument(
-        "--calibrate", action="store_true", help="sweep the extractive selection's cuts on the calibration corpus only"
+        "--calibrate", action="store_true", help="sweep the extractive selection's cuts on the calibration corpora only"
     )
     args = parser.parse_args(argv)
     if args.calibrate:
         with tempfile.TemporaryDirectory(prefix="clone-calibrate-") as tmp:
-            print(calibration_table(calibrate(Path(tmp))), flush=True)
+            for corpus in (c for c, role in ROLE.items() if role == "calibration"):
+                print(f"**{corpus}**\n\n" + calibration_table(calibrate(Path(tmp), corpus)) + "\n", flush=True)
         return
-    corpora = args.corpus or ["federalist", "inaugural"]
+    corpora = args.corpus or list(QUESTIONS)
     llm = args.llm if args.llm is not None else bool(os.environ.get("CLONE_OPENAI_BASE_URL"))
     systems = ([] if args.no_anchor else ["plain LangChain"]) + ["this project"] + (["this project, LLM"] * llm)
     tables = []
