@@ -135,7 +135,7 @@ def exemplars(filename: str = "guard_intents.jsonl") -> tuple[Exemplar, ...]:
 HELDOUT_FILE = "guard_intents_heldout7.jsonl"
 HELDOUT_SPLIT = "heldout7"
 # The next fresh set, written before the next version is tuned and not measured until then (none yet).
-NEXT_HELDOUT_FILES: tuple[tuple[str, str], ...] = ()
+NEXT_HELDOUT_FILES: tuple[tuple[str, str], ...] = (("guard_intents_heldout8.jsonl", "heldout8"),)
 
 
 def name_variants(name: str, aliases: Iterable[str] = ()) -> list[str]:
