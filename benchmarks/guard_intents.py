@@ -1,15 +1,15 @@
 """Guard classifiers on labelled prompts never tuned on: precision and recall per guarded intent.
 
-    python -m benchmarks.guard_intents            # the tables (held-out set v7, then old test split) and the cost
+    python -m benchmarks.guard_intents            # the tables (held-out set v8, then old test split) and the cost
     python -m benchmarks.guard_intents --tune     # cross-validation on the train split only
 
 The set (``clone/data/guard_intents.jsonl``) was split once, stratified by intent, with a fixed
 seed; the split is recorded in the file. ``--tune`` chooses the classifier's settings (L2 strength,
 the benign-probability floor, the crisis floor) by 5-fold cross-validation inside ``train``. The
-default run trains on all of ``train`` and reports on the held-out set v7
-(``clone/data/guard_intents_heldout7.jsonl``, split ``heldout7``), written fresh, without access to the
-classifier or its data, before the seventh version was tuned, and on the old ``test`` split, which the first
-version was looked at on a few times (so it is labelled as seen). The earlier held-out sets (v2 to v6)
+default run trains on all of ``train`` and reports on the held-out set v8
+(``clone/data/guard_intents_heldout8.jsonl``, split ``heldout8``), written fresh, without access to the
+classifier or its data, before the eighth version was tuned, and on the old ``test`` split, which the first
+version was looked at on a few times (so it is labelled as seen). The earlier held-out sets (v2 to v7)
 were measured on, so their rows are now part of ``train``. Both go through ``check_message`` as the
 app does: the rules first, then the classifier for what they let through.
 
@@ -154,7 +154,7 @@ def main() -> None:
     train = len(intents.labelled("train"))
     parts = []
     for split, title in (
-        (intents.HELDOUT_SPLIT, "Held-out set v7 (written fresh before the seventh version was tuned; never tuned on)"),
+        (intents.HELDOUT_SPLIT, "Held-out set v8 (written fresh before the eighth version was tuned; never tuned on)"),
         ("test", "Old test split (seen during the first pass: the first version was checked on it a few times)"),
     ):
         messages = intents.labelled(split)
