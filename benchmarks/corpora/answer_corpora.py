@@ -1,16 +1,16 @@
 """Two public-domain corpora of different genres for measuring answers (benchmarks/answer_quality.py).
 
-``federalist`` -- the **calibration** corpus: 30 of *The Federalist* essays (Hamilton, Madison, Jay,
+``federalist`` -- a **calibration** corpus: 30 of *The Federalist* essays (Hamilton, Madison, Jay,
 1787-88; public domain). The text comes from the Mosteller & Wallace reconstruction
 (github.com/ariddell/corpora-mosteller-wallace-federalist, ``originals/federalist.csv``), whose
 punctuation tags (``<c>``, ``<S>``, ``<p>``, ``<Q>``, ``<d>``) were turned back into punctuation and
 sentences grouped four to a paragraph. Written as Markdown, one file per essay.
 
-``inaugural`` -- the **report** corpus, never used to tune anything: the 31 US presidential
-inaugural addresses from 1901 to 2021 (works of the US federal government, public domain; text
-from NLTK's ``inaugural`` corpus, compiled from C-SPAN). Written transcript-style, the way a
-creator's videos arrive: in turn SubRip (``.srt``), WebVTT (``.vtt``) and YouTube transcript JSON,
-one cue per sentence, timed at a speaking rate of 2.5 words a second (the times are synthetic;
+``inaugural`` -- a **calibration** corpus (the report corpus until the fourth attempt at issue 13
+tuned on it): the 31 US presidential inaugural addresses from 1901 to 2021 (works of the US federal
+government, public domain; text from NLTK's ``inaugural`` corpus, compiled from C-SPAN). Written
+transcript-style, the way a creator's videos arrive: in turn SubRip (``.srt``), WebVTT (``.vtt``) and
+YouTube transcript JSON, one cue per sentence, timed at a speaking rate of 2.5 words a second (the times are synthetic;
 the words are the speeches'). No file has a URL, so citations must carry the moment themselves.
 
     python benchmarks/corpora/answer_corpora.py federalist|inaugural [TARGET_DIR]
@@ -34,7 +34,9 @@ QUESTIONS = {
     "federalist": DATA / "federalist_questions.jsonl",
     "inaugural": DATA / "inaugural_questions.jsonl",
 }
-ROLE = {"federalist": "calibration", "inaugural": "report"}
+# Both were tuned on (the inaugural addresses from the fourth attempt at issue 13 on): a report corpus is one
+# that nothing was ever tuned on.
+ROLE = {"federalist": "calibration", "inaugural": "calibration"}
 WORDS_PER_SECOND = 2.5
 _FORMATS = ("srt", "vtt", "json")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'A-Z0-9])")
