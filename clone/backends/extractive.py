@@ -162,9 +162,9 @@ class ExtractiveBackend:
     def select(self, request: AnswerRequest) -> list[_Sentence]:
         """The sentences that answer the question, in the order they will be said.
 
-        The best-scoring sentences each bring the sentence that follows them (an answer often
-        comes right after the sentence that names the topic), and a sentence that refers back
-        ("It stays damp...") brings the one before it.
+        The best ``context`` picks (by default the best one) bring the sentence that follows them
+        (an answer often comes right after the sentence that names the topic), and a sentence that
+        refers back ("It stays damp...") brings the one before it.
         """
         by_passage, candidates = self._candidates(request)
         if not candidates:
