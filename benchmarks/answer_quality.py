@@ -1,14 +1,14 @@
 """Answer quality on content nobody tuned to: this project against a plain LangChain RAG app.
 
-    python benchmarks/answer_quality.py                  # both corpora, the offline (extractive) path
+    python benchmarks/answer_quality.py                  # every corpus, the offline (extractive) path
     python benchmarks/answer_quality.py --corpus federalist
     python benchmarks/answer_quality.py --calibrate      # sweep the selection's settings, calibration corpora only
 
-Two public-domain corpora (benchmarks/corpora/answer_corpora.py), both **calibration** corpora now:
-``federalist`` (essays) and ``inaugural`` (speeches as timed transcripts; it was the report corpus until
-the fourth attempt tuned on it). The thresholds of the extractive backend were chosen on them; a report
-corpus, never tuned on, is what judges a change. Each has grounded questions in fans' own words (key
-phrases, evidence documents) and off-topic ones.
+Three public-domain corpora (benchmarks/corpora/answer_corpora.py): ``federalist`` (essays) and
+``inaugural`` (speeches as timed transcripts), the calibration corpora: the extractive backend's
+thresholds were chosen on them, or they were looked at while tuning; and ``candle`` (Faraday's
+lectures as timed and plain transcripts), the report corpus: run for the final table, never tuned on.
+Each has grounded questions in fans' own words (key phrases, evidence documents) and off-topic ones.
 
 The anchor is what a plain LangChain app does: RecursiveCharacterTextSplitter(1000, 200) over the
 documents' text, the same MiniLM embeddings, FAISS, k=4; with no LLM its reply is the four chunks
@@ -27,7 +27,7 @@ markers removed). Relevance: the share of reply sentences judged relevant to the
 hand-labelled sentences in benchmarks/data/answer_relevance_labels.jsonl (sentences not labelled
 are counted apart, so a changed reply cannot pass on old labels).
 
-``--calibrate`` answers each calibration corpus (and only those: a report corpus stays untouched) once
+``--calibrate`` answers each calibration corpus (and only those: the report corpus stays untouched) once
 per combination of the extractive selection's settings (``GRID``: ``MAX_PICKS``, ``MAX_CHARS``,
 ``CONTEXT``, ``W_RANK`` in clone/backends/extractive.py) and prints key phrase, cited-source hit and
 median words for each.
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="clone-calibrate-") as tmp:
             print(calibration_table(calibrate(Path(tmp), corpora)), flush=True)
         return
-    corpora = args.corpus or ["federalist", "inaugural"]
+    corpora = args.corpus or list(QUESTIONS)
     llm = args.llm if args.llm is not None else bool(os.environ.get("CLONE_OPENAI_BASE_URL"))
     systems = ([] if args.no_anchor else ["plain LangChain"]) + ["this project"] + (["this project, LLM"] * llm)
     tables = []

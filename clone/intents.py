@@ -125,6 +125,8 @@ HELDOUT_FILE = "guard_intents_heldout5.jsonl"
 HELDOUT_SPLIT = "heldout5"
 # Written fresh (like v5) before the next version is tuned, and not measured yet: keep it so until then.
 NEXT_HELDOUT_FILE = "guard_intents_heldout6.jsonl"
+# Written fresh after v6, for the round after next; not measured.
+LATER_HELDOUT_FILE = "guard_intents_heldout7.jsonl"
 
 
 def name_variants(name: str, aliases: Iterable[str] = ()) -> list[str]:

@@ -91,7 +91,12 @@ def test_the_labelled_set_is_big_varied_and_split_once():
 # The held-out set measured today, and the next one (v6), written and committed before the next version is
 # tuned: both must stay fresh (no copy of a labelled row) while rows are added to train.
 @pytest.mark.parametrize(
-    ("filename", "split"), [(intents.HELDOUT_FILE, intents.HELDOUT_SPLIT), (intents.NEXT_HELDOUT_FILE, "heldout6")]
+    ("filename", "split"),
+    [
+        (intents.HELDOUT_FILE, intents.HELDOUT_SPLIT),
+        (intents.NEXT_HELDOUT_FILE, "heldout6"),
+        (intents.LATER_HELDOUT_FILE, "heldout7"),
+    ],
 )
 def test_the_held_out_set_is_fresh_big_and_varied(filename, split):
     rows = intents.exemplars(filename)

@@ -1,4 +1,4 @@
-"""Two public-domain corpora of different genres for measuring answers (benchmarks/answer_quality.py).
+"""Three public-domain corpora of different genres for measuring answers (benchmarks/answer_quality.py).
 
 ``federalist`` -- a **calibration** corpus: 30 of *The Federalist* essays (Hamilton, Madison, Jay,
 1787-88; public domain). The text comes from the Mosteller & Wallace reconstruction
@@ -6,15 +6,28 @@
 punctuation tags (``<c>``, ``<S>``, ``<p>``, ``<Q>``, ``<d>``) were turned back into punctuation and
 sentences grouped four to a paragraph. Written as Markdown, one file per essay.
 
-``inaugural`` -- a **calibration** corpus (the report corpus until the fourth attempt at issue 13
-tuned on it): the 31 US presidential inaugural addresses from 1901 to 2021 (works of the US federal
+``inaugural`` -- a **calibration** corpus (it was the report corpus until it had been looked at while
+tuning): the 31 US presidential inaugural addresses from 1901 to 2021 (works of the US federal
 government, public domain; text from NLTK's ``inaugural`` corpus, compiled from C-SPAN). Written
 transcript-style, the way a creator's videos arrive: in turn SubRip (``.srt``), WebVTT (``.vtt``) and
-YouTube transcript JSON, one cue per sentence, timed at a speaking rate of 2.5 words a second (the times are synthetic;
-the words are the speeches'). No file has a URL, so citations must carry the moment themselves.
+YouTube transcript JSON, one cue per sentence, timed at a speaking rate of 2.5 words a second (the
+times are synthetic; the words are the speeches'). No file has a URL, so citations must carry the
+moment themselves.
 
-    python benchmarks/corpora/answer_corpora.py federalist|inaugural [TARGET_DIR]
-"""
+``candle`` -- the **report** corpus, never used to tune anything: Michael Faraday's six Christmas
+lectures *The Chemical History of a Candle* (Royal Institution, 1860-61) and his *Lecture on Platinum*
+(22 February 1861), as edited by William Crookes (Chatto & Windus, 1908; public domain: Faraday died
+in 1867, Crookes in 1919). Text from Project Gutenberg eBook #14474, via the GITenberg snapshot
+github.com/GITenberg/The-Chemical-History-of-a-Candle_14474 (``14474.txt``; "Public domain in the
+USA"): the Gutenberg header and licence, the title page, preface, contents, figure captions,
+footnote markers and the editor's notes were dropped, italics underscores removed and ``--`` turned
+into dashes; the lecturer's words and the bracketed accounts of his demonstrations are unchanged.
+Each lecture is cut at paragraph boundaries into four parts of about equal length (28 documents of
+1,000-1,800 words), written as a lecture series' files arrive: in turn SubRip, WebVTT, YouTube
+transcript JSON (timed as above), a Markdown transcript with a title and a plain-text transcript with
+a time stamp before each paragraph.
+
+    python benchmarks/corpora/answer_corpora.py federalist|inaugural|candle [TARGET_DIR]"""
 
 from __future__ import annotations
 
@@ -29,16 +42,17 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 CORPORA = {
     "federalist": DATA / "federalist-essays.jsonl",
     "inaugural": DATA / "inaugural-addresses.jsonl",
+    "candle": DATA / "candle-lectures.jsonl",
 }
 QUESTIONS = {
     "federalist": DATA / "federalist_questions.jsonl",
     "inaugural": DATA / "inaugural_questions.jsonl",
+    "candle": DATA / "candle_questions.jsonl",
 }
-# Both were tuned on (the inaugural addresses from the fourth attempt at issue 13 on): a report corpus is one
-# that nothing was ever tuned on.
-ROLE = {"federalist": "calibration", "inaugural": "calibration"}
+ROLE = {"federalist": "calibration", "inaugural": "calibration", "candle": "report"}
 WORDS_PER_SECOND = 2.5
 _FORMATS = ("srt", "vtt", "json")
+_LECTURE_FORMATS = ("srt", "vtt", "json", "md", "txt")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'A-Z0-9])")
 
 
@@ -56,10 +70,18 @@ def inaugural_name(index: int, year: int, president: str) -> str:
     return f"{year}-{president.lower()}.{_FORMATS[index % len(_FORMATS)]}"
 
 
+def candle_name(index: int, lecture: int | str, part: int) -> str:
+    """The file a part of a lecture is written to: its format turns with its position (srt, vtt, json, md, txt)."""
+    stem = "platinum-lecture" if lecture == "platinum" else f"candle-lecture{lecture}"
+    return f"{stem}-part{part}.{_LECTURE_FORMATS[index % len(_LECTURE_FORMATS)]}"
+
+
 def document_names(name: str) -> list[str]:
     """Every document the corpus ``name`` writes, in order."""
     if name == "federalist":
         return [federalist_name(r["number"]) for r in _records(name)]
+    if name == "candle":
+        return [candle_name(i, r["lecture"], r["part"]) for i, r in enumerate(_records(name))]
     return [inaugural_name(i, r["year"], r["president"]) for i, r in enumerate(_records(name))]
 
 
@@ -91,12 +113,29 @@ def _timed(fmt: str, cues: list[tuple[float, float, str]]) -> str:
     return ("" if fmt == "srt" else "WEBVTT\n\n") + "\n".join(blocks)
 
 
+def _lecture_text(fmt: str, record: dict) -> str:
+    """A part of a lecture as a Markdown or plain-text transcript (``md``, ``txt``) or timed cues."""
+    title = f"{record['title']} (part {record['part']} of {record['parts']})"
+    if fmt == "md":
+        return f"---\ntitle: {title}\n---\n\n" + "\n\n".join(record["paragraphs"]) + "\n"
+    if fmt == "txt":  # a transcript export: a time stamp before each paragraph, at WORDS_PER_SECOND
+        lines, t = [title, ""], 0.0
+        for paragraph in record["paragraphs"]:
+            lines += [f"[{_clock(t, ',')[:8]}] {paragraph}", ""]
+            t += len(paragraph.split()) / WORDS_PER_SECOND
+        return "\n".join(lines)
+    return _timed(fmt, _cues(record["paragraphs"]))
+
+
 def write_corpus(name: str, target: Path) -> list[Path]:
     """Write corpus ``name`` into ``target``; returns the files written."""
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for i, r in enumerate(_records(name)):
-        if name == "federalist":
+        if name == "candle":
+            path = target / candle_name(i, r["lecture"], r["part"])
+            path.write_text(_lecture_text(path.suffix[1:], r), encoding="utf-8")
+        elif name == "federalist":
             path = target / federalist_name(r["number"])
             front = f"---\ntitle: The Federalist No. {r['number']} ({r['author'].title()})\n---\n\n"
             path.write_text(front + r["salutation"] + "\n\n" + "\n\n".join(r["paragraphs"]) + "\n", encoding="utf-8")
