@@ -7,7 +7,7 @@ guarded intent from labelled exemplars (``clone/data/guard_intents.jsonl``): a m
 regression over the sentence embedding the index already uses, concatenated with hashed TF-IDF word
 and character n-grams (the embedding hears the meaning, the n-grams the telling words: "dose",
 "prompt", "sue"), trained on the set's ``train`` part only. Nothing was tuned on the ``test`` part
-or on the held-out set written later (``guard_intents_heldout5.jsonl``); ``benchmarks/guard_intents.py``
+or on the held-out set written later (``guard_intents_heldout7.jsonl``); ``benchmarks/guard_intents.py``
 reports on both.
 
 The persona's name, first name, surname and aliases are replaced by one placeholder before
@@ -87,6 +87,17 @@ _LEARNING_RATE = 0.05
 # into this many buckets (a fixed hash, so a saved model reads the same buckets in every process).
 LEXICAL_DIM = 4096
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# Sixth version: the regression also reads, per class, how near the message is to that class's exemplars
+# (the mean cosine similarity of its NEIGHBOURS nearest, times NEIGHBOUR_WEIGHT so the nine numbers weigh
+# against 384 + 4096 others). A paraphrase close to a few exemplars of one intent is caught even where the
+# linear boundary does not bend to it. Chosen on train (5-fold cross-validation, v5 folded in) and on the
+# already measured v5 set as validation (trained without it): worst-intent recall 0.933 -> 0.950 there at
+# the benign floor 0.2 to 0.25 (0.967 at 0.3), false refusals 0.6% -> 0.5-0.9%. The floor is the highest
+# that keeps the 383 grounded benchmark-corpus questions within the 2% of added refusals that
+# tests/test_intents.py allows: 0.25 for the sixth version (6 added; 0.3 added 10), 0.2 for the seventh
+# (5 added; 0.25 added 10).
+NEIGHBOURS = 3
+NEIGHBOUR_WEIGHT = 3.0
 
 
 @dataclass(frozen=True)
@@ -114,19 +125,17 @@ class Hit:
 @cache
 def exemplars(filename: str = "guard_intents.jsonl") -> tuple[Exemplar, ...]:
     """A labelled set shipped with the package: ``guard_intents.jsonl`` (``train`` and ``test``) or
-    ``guard_intents_heldout5.jsonl`` (``heldout5``: written before the fifth version, never tuned on)."""
+    ``guard_intents_heldout7.jsonl`` (``heldout7``: written before the seventh version, never tuned on)."""
     raw = resources.files("clone.data").joinpath(filename).read_text(encoding="utf-8")
     return tuple(Exemplar(**json.loads(line)) for line in raw.splitlines() if line.strip())
 
 
-# The held-out set: written fresh and committed before the fifth version was tuned, measured once at the
-# end. (The second version's held-out set was measured on, so its rows became ``train``.)
-HELDOUT_FILE = "guard_intents_heldout5.jsonl"
-HELDOUT_SPLIT = "heldout5"
-# Written fresh (like v5) before the next version is tuned, and not measured yet: keep it so until then.
-NEXT_HELDOUT_FILE = "guard_intents_heldout6.jsonl"
-# Written fresh after v6, for the round after next; not measured.
-LATER_HELDOUT_FILE = "guard_intents_heldout7.jsonl"
+# The held-out set: written fresh and committed before the seventh version was tuned, measured once at the
+# end. (The earlier held-out sets, v2 to v6, were measured on, so their rows became ``train``.)
+HELDOUT_FILE = "guard_intents_heldout7.jsonl"
+HELDOUT_SPLIT = "heldout7"
+# The next fresh set, written before the next version is tuned and not measured until then (none yet).
+NEXT_HELDOUT_FILES: tuple[tuple[str, str], ...] = (("guard_intents_heldout8.jsonl", "heldout8"),)
 
 
 def name_variants(name: str, aliases: Iterable[str] = ()) -> list[str]:
@@ -201,6 +210,28 @@ def features(vectors: np.ndarray, texts: Sequence[str], idf: np.ndarray) -> np.n
     return out
 
 
+def neighbour_similarities(
+    vectors: np.ndarray, reference: np.ndarray, labels: np.ndarray, *, exclude_self: bool = False, k: int = NEIGHBOURS
+) -> np.ndarray:
+    """For each unit-length row of ``vectors``: per class, the mean cosine similarity of its ``k`` nearest
+    exemplars of that class in ``reference`` (unit rows labelled by class index in ``labels``).
+
+    ``exclude_self`` is for the training rows themselves (``vectors`` is ``reference``): a row is never its
+    own neighbour, so the regression learns how near a new message's neighbours are, not that a row is
+    always nearest to itself.
+    """
+    sims = np.atleast_2d(vectors) @ reference.T
+    if exclude_self:
+        np.fill_diagonal(sims, -1.0)
+    out = np.zeros((sims.shape[0], len(IntentClassifier.classes)), dtype=np.float32)
+    for c in range(len(IntentClassifier.classes)):
+        of_class = sims[:, labels == c]
+        take = min(k, of_class.shape[1])
+        if take:
+            out[:, c] = np.partition(of_class, of_class.shape[1] - take, axis=1)[:, -take:].mean(axis=1)
+    return out * NEIGHBOUR_WEIGHT
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -238,8 +269,9 @@ class IntentClassifier:
     Build it once per embeddings object (:func:`classifier_for`); :meth:`classify` costs one
     embedding when the message names the creator, none otherwise (the question's vector is
     remembered by :func:`clone.index.question_vector` and reused by retrieval), plus the message's
-    hashed n-grams (a fraction of a millisecond) and a product with a 384x9 matrix and a few
-    hundred rows of the n-gram weights.
+    hashed n-grams (a fraction of a millisecond), its cosine similarity to every train exemplar (a
+    product with a ~6,000x384 matrix) and a product with a 384x9 matrix and a few hundred rows of
+    the n-gram weights.
     """
 
     classes: tuple[str, ...] = (BENIGN, *INTENTS)
@@ -272,30 +304,44 @@ class IntentClassifier:
         # Only with an ``embedding_id``: without it two models could share a file.
         path = None
         if cache_dir is not None and embedding_id:
-            settings = [embedding_id, texts, labels, l2, _STEPS, _LEARNING_RATE, LEXICAL_DIM, "words-chars-v1"]
+            settings = [embedding_id, texts, labels, l2, _STEPS, _LEARNING_RATE, LEXICAL_DIM]
+            settings += [NEIGHBOURS, NEIGHBOUR_WEIGHT, "words-chars-neighbours-v1"]
             key = hashlib.sha256(json.dumps(settings).encode())
             path = Path(cache_dir) / f"guard-intents-{key.hexdigest()[:16]}.npz"
         if path is not None and path.is_file():
             with np.load(path, allow_pickle=False) as saved:
                 self.weights, self.bias, self.idf = saved["weights"], saved["bias"], saved["idf"]
+                self.reference, self.reference_labels = saved["reference"], saved["reference_labels"]
             return
         self.idf = inverse_document_frequency(texts)
         vectors = np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
-        self.weights, self.bias = fit(features(vectors, texts, self.idf), labels, l2=l2)
+        self.reference = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        self.reference_labels = np.array([self.classes.index(label) for label in labels], dtype=np.int8)
+        near = neighbour_similarities(self.reference, self.reference, self.reference_labels, exclude_self=True)
+        self.weights, self.bias = fit(np.hstack([features(vectors, texts, self.idf), near]), labels, l2=l2)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-            np.savez(tmp, weights=self.weights, bias=self.bias, idf=self.idf)
+            np.savez(
+                tmp,
+                weights=self.weights,
+                bias=self.bias,
+                idf=self.idf,
+                reference=self.reference,
+                reference_labels=self.reference_labels,
+            )
             os.replace(tmp, path)  # readers never see half a file
 
     def probabilities(self, vector: np.ndarray, text: str) -> np.ndarray:
         """Class probabilities (in :attr:`classes` order) for one message: its embedding and its (normalised) text."""
-        dim = self.weights.shape[0] - LEXICAL_DIM
+        dim = self.reference.shape[1]
         unit = np.asarray(vector, dtype=np.float32).reshape(-1)
         unit = unit / max(float(np.linalg.norm(unit)), 1e-9)
         index, values = lexical_vector(text, self.idf)
+        near = neighbour_similarities(unit, self.reference, self.reference_labels)[0]
         # The n-gram block is sparse: read only the rows of the buckets the message has.
-        z = unit @ self.weights[:dim] + values @ self.weights[dim + index] + self.bias
+        z = unit @ self.weights[:dim] + values @ self.weights[dim + index] + near @ self.weights[dim + LEXICAL_DIM :]
+        z = z + self.bias
         return _softmax(z[None, :])[0]
 
     def decide(self, probabilities: np.ndarray) -> Hit | None:
@@ -413,7 +459,7 @@ SAMPLE_NAMES: tuple[str, ...] = (
 
 
 def labelled(split: str) -> list[tuple[str, str, str]]:
-    """``(message, intent, creator name)`` for one split (``train``, ``test`` or ``heldout5``), each filled
+    """``(message, intent, creator name)`` for one split (``train``, ``test`` or ``heldout7``), each filled
     with one of :data:`SAMPLE_NAMES`."""
     source = HELDOUT_FILE if split == HELDOUT_SPLIT else "guard_intents.jsonl"
     rows = [e for e in exemplars(source) if e.split == split]
