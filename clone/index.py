@@ -12,6 +12,11 @@ atomically, names the folder in use. A rebuild embeds only new or changed docume
 vectors of unchanged ones, writes a new folder and then switches ``CURRENT``: a crash or Ctrl-C
 mid-ingest leaves the previous index intact and loadable. A change of embedding model or chunking
 settings rebuilds everything, and says so.
+
+What is embedded for a chunk is its document's title, a blank line, then its text (a "contextual
+chunk header"): a question that names the video or the essay ("What did McKinley say...") finds
+chunks whose own words never name it. BM25 indexes the title too. The stored chunk text is the
+text alone, so replies never quote the title.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ from clone.tokens import tokenize
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = 2
+# 3: chunks are embedded with their document's title in front (see chunk_text_to_embed).
+INDEX_FORMAT = 3
 EMBED_BATCH = 64
 # Weighted reciprocal rank fusion: score = sum(weight / (RRF_K + rank)). BM25 counts less than the
 # embeddings: it rescues exact names and rare words, but on paraphrased questions its top hits are
@@ -84,6 +90,11 @@ def question_vector(embeddings, text: str) -> np.ndarray:
         while len(_query_cache) > _QUERY_CACHE_SIZE:
             del _query_cache[next(iter(_query_cache))]  # oldest first (dicts keep insertion order)
     return vector
+
+
+def chunk_text_to_embed(text: str, title: str) -> str:
+    """What is embedded for a chunk: the document's title, a blank line, then the chunk's text."""
+    return f"{title}\n\n{text}" if title.strip() else text
 
 
 def embedding_key(settings: Settings) -> str:
@@ -362,7 +373,11 @@ def ensure_index(
     fresh_files: list[SourceFile] = [docs[p] for p in sorted(docs) if p not in kept]
     fresh = split_documents(fresh_files, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
     say(f"Embedding {len(fresh)} chunks from {len(fresh_files)} new or changed documents...")
-    fresh_vectors = embed_texts([d.page_content for d in fresh], embeddings, show_progress=show_progress)
+    fresh_vectors = embed_texts(
+        [chunk_text_to_embed(d.page_content, d.metadata.get("title", "")) for d in fresh],
+        embeddings,
+        show_progress=show_progress,
+    )
     for doc, vector in zip(fresh, fresh_vectors, strict=True):
         chunk = {"id": doc.metadata["id"], "text": doc.page_content, "metadata": doc.metadata}
         kept.setdefault(doc.metadata["source"], []).append((chunk, vector))

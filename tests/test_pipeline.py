@@ -1,5 +1,7 @@
 import re
 
+import numpy as np
+
 from clone.backends import get_backend
 from clone.backends.extractive import split_sentences
 from clone.index import Passage
@@ -167,10 +169,9 @@ def test_a_replica_follows_the_index_another_process_rebuilt(tiny_content, setti
 
 def test_extractive_cuts_say_only_what_answers(demo_clone, demo_questions):
     """The selection's cuts (off by default, swept by `benchmarks.answer_quality --calibrate`) each bite."""
-    from clone.backends import AnswerRequest
-    from clone.backends.extractive import ExtractiveBackend
+    from clone.backends import AnswerRequest, extractive
 
-    backend = ExtractiveBackend(demo_clone.settings)
+    backend = extractive.ExtractiveBackend(demo_clone.settings)
     requests = [
         AnswerRequest(question=q["question"], passages=demo_clone.retrieve(q["question"]), persona=demo_clone.persona)
         for q in demo_questions
@@ -192,11 +193,20 @@ def test_extractive_cuts_say_only_what_answers(demo_clone, demo_questions):
     assert len(sources) == 1
     backend.dominance = float("inf")
 
-    backend.max_chars = 10**6  # room for every pick: only the best one brings the sentence after it
-    every = backend.select(request)
-    backend.context = 1
-    assert len(backend.select(request)) < len(every)
-    backend.context, backend.max_chars = 4, 700
+    backend.max_chars = 10**6  # room for every pick: by default only the best one brings the sentence after it
+    best_brings_next = backend.select(request)
+    backend.context = backend.max_picks
+    assert len(backend.select(request)) > len(best_brings_next)
+    backend.context, backend.max_chars = extractive.CONTEXT, extractive.MAX_CHARS
+
+    # The retriever's order is a prior: a sentence of the n-th passage loses W_RANK * ln(1 + n), nothing else.
+    _, candidates = backend._candidates(request)
+    prior = backend.score(request, candidates)
+    backend.w_rank = 0.0
+    flat = backend.score(request, candidates)
+    assert np.allclose(flat - prior, extractive.W_RANK * np.log1p([c.passage for c in candidates]))
+    assert any(c.passage > 0 for c in candidates) and extractive.W_RANK > 0
+    backend.w_rank = extractive.W_RANK
 
     repeated = [
         Passage(

@@ -1,10 +1,13 @@
 """Hybrid retrieval, incremental ingest, approximate search and the index's on-disk format."""
 
+import json
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
-from clone.index import embedding_key, ensure_index, load_index
+from clone.errors import IndexNotBuiltError
+from clone.index import INDEX_FORMAT, current_name, embedding_key, ensure_index, load_index
 from clone.tokens import tokenize
 
 
@@ -64,6 +67,31 @@ def test_changing_the_embedding_engine_rebuilds_everything(tiny_content, setting
     assert report.full_rebuild_reason.startswith("The embedding model changed (")
     assert embedding_key(torch_settings) in report.full_rebuild_reason
     assert embedding_key(settings) in report.full_rebuild_reason
+
+
+def test_chunks_are_embedded_with_their_document_title(tiny_content, settings):
+    # A question that names the video ("in Sourdough basics") finds chunks whose words never say it.
+    kb = ensure_index(tiny_content, settings).kb
+    pos = next(i for i, c in enumerate(kb.chunks) if c["metadata"]["source"] == "bread.md")
+    text = kb.chunks[pos]["text"]
+    assert "Sourdough basics" not in text  # stored (and quoted) without the title
+    titled, bare = np.asarray(kb.embeddings.embed_documents([f"Sourdough basics\n\n{text}", text]), dtype=np.float32)
+    assert np.allclose(kb.vectors[pos], titled, atol=1e-4)
+    assert not np.allclose(kb.vectors[pos], bare, atol=1e-2)
+
+
+def test_an_index_of_the_previous_format_is_rebuilt(tiny_content, settings):
+    # Vectors embedded without titles would not match the question's space as built now: rebuild, say why.
+    ensure_index(tiny_content, settings)
+    manifest_path = settings.index_dir / current_name(settings.index_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "format": INDEX_FORMAT - 1}))
+    with pytest.raises(IndexNotBuiltError, match="another version"):
+        load_index(settings.index_dir, settings)
+    report = ensure_index(tiny_content, settings)
+    assert report.rebuilt and report.reused == 0
+    old, new = INDEX_FORMAT - 1, INDEX_FORMAT
+    assert report.full_rebuild_reason == f"The index format changed ({old} -> {new}): rebuilding the whole index."
 
 
 def test_hybrid_finds_rare_exact_words_and_dense_finds_meaning(tiny_content, settings):
