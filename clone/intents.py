@@ -139,7 +139,7 @@ def exemplars(filename: str = "guard_intents.jsonl") -> tuple[Exemplar, ...]:
 HELDOUT_FILE = "guard_intents_heldout8.jsonl"
 HELDOUT_SPLIT = "heldout8"
 # The next fresh set, written before the next version is tuned and not measured until then (none yet).
-NEXT_HELDOUT_FILES: tuple[tuple[str, str], ...] = ()
+NEXT_HELDOUT_FILES: tuple[tuple[str, str], ...] = (("guard_intents_heldout9.jsonl", "heldout9"),)
 
 
 def name_variants(name: str, aliases: Iterable[str] = ()) -> list[str]:
