@@ -138,7 +138,7 @@ def exemplars(filename: str = "guard_intents.jsonl") -> tuple[Exemplar, ...]:
 # end. (The earlier held-out sets, v2 to v7, were measured on, so their rows became ``train``.)
 HELDOUT_FILE = "guard_intents_heldout8.jsonl"
 HELDOUT_SPLIT = "heldout8"
-# The next fresh set, written before the next version is tuned and not measured until then (none yet).
+# The next fresh set (v9), written before the next version is tuned and not measured until then.
 NEXT_HELDOUT_FILES: tuple[tuple[str, str], ...] = (("guard_intents_heldout9.jsonl", "heldout9"),)
 
 

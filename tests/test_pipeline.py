@@ -193,19 +193,20 @@ def test_extractive_cuts_say_only_what_answers(demo_clone, demo_questions):
     assert len(sources) == 1
     backend.dominance = float("inf")
 
-    backend.max_chars = 10**6  # room for every pick: by default only the best one brings the sentence after it
+    backend.max_chars = 10**6  # room for every pick: only the best one brings the sentence after it
+    backend.context = 1
     best_brings_next = backend.select(request)
     backend.context = backend.max_picks
     assert len(backend.select(request)) > len(best_brings_next)
     backend.context, backend.max_chars = extractive.CONTEXT, extractive.MAX_CHARS
 
-    # The retriever's order is a prior: a sentence of the n-th passage loses W_RANK * ln(1 + n), nothing else.
+    # The retriever's order as a prior (off by default): a sentence of the n-th passage loses w_rank * ln(1 + n).
     _, candidates = backend._candidates(request)
-    prior = backend.score(request, candidates)
-    backend.w_rank = 0.0
     flat = backend.score(request, candidates)
-    assert np.allclose(flat - prior, extractive.W_RANK * np.log1p([c.passage for c in candidates]))
-    assert any(c.passage > 0 for c in candidates) and extractive.W_RANK > 0
+    backend.w_rank = 0.04
+    prior = backend.score(request, candidates)
+    assert np.allclose(flat - prior, 0.04 * np.log1p([c.passage for c in candidates]))
+    assert any(c.passage > 0 for c in candidates)
     backend.w_rank = extractive.W_RANK
 
     repeated = [
