@@ -7,7 +7,7 @@ guarded intent from labelled exemplars (``clone/data/guard_intents.jsonl``): a m
 regression over the sentence embedding the index already uses, concatenated with hashed TF-IDF word
 and character n-grams (the embedding hears the meaning, the n-grams the telling words: "dose",
 "prompt", "sue"), trained on the set's ``train`` part only. Nothing was tuned on the ``test`` part
-or on the held-out set written later (``guard_intents_heldout8.jsonl``); ``benchmarks/guard_intents.py``
+or on the held-out set written later (``guard_intents_heldout9.jsonl``); ``benchmarks/guard_intents.py``
 reports on both.
 
 The persona's name, first name, surname and aliases are replaced by one placeholder before
@@ -58,8 +58,8 @@ PLACEHOLDER = "Sam"
 # (docs/trust.md, "Guard classifiers"). Third version (train grown by the second held-out set and new
 # rows): L2 3e-5 has the best worst-intent recall in cross-validation (0.89 against 0.88) at the same floors.
 L2 = 3e-5
-BENIGN_FLOOR = 0.2
-CRISIS_FLOOR = 0.6
+BENIGN_FLOOR = 0.15
+CRISIS_FLOOR = 0.7
 # Fifth version (train grown by held-out v3 and v4 and new rows): benign floor 0.2 and crisis floor 0.6,
 # the rest as before (cross-validated worst-intent recall 0.945, false refusals 1.9% on train's mostly
 # hard benign part; 0.25 tied at 0.949 and 2.3%, and false refusals are further from their target).
@@ -71,7 +71,7 @@ CRISIS_FLOOR = 0.6
 # cross-validation favoured (worst-intent recall 0.948 either way at the benign floor 0.2, false refusals
 # 1.6% -> 1.2%: the rules refuse "what are the rules for the giveaway?" or "is it legal in chess to ...",
 # and the classifier, now nearer to such questions, is sure enough of them at 0.6).
-OVERRULE_FLOOR = 0.6
+OVERRULE_FLOOR = 0.5
 RELABEL_FLOOR = 0.7
 # A message guarded anyway whose crisis probability reaches this gets crisis help, not a refusal ("I
 # swallowed a lot of my meds, can I just sleep?" reads as medical first): cross-validated on ``train``, it
@@ -100,6 +100,9 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # that keeps the 383 grounded benchmark-corpus questions within the 2% of added refusals that
 # tests/test_intents.py allows: 0.25 for the sixth version (6 added; 0.3 added 10), 0.2 for the seventh
 # (5 added; 0.25 added 10).
+# Ninth version (v8, its errors and 35 new rows in train): the lowest cross-validated false refusals with the
+# worst-intent recall still >= 0.955: benign floor 0.15, crisis floor 0.7, overrule floor 0.5 (recall 0.959,
+# false refusals 0.8%, against 0.965 and 1.1% with the eighth version's 0.2 / 0.6 / 0.6).
 NEIGHBOURS = 3
 NEIGHBOUR_WEIGHT = 3.0
 
@@ -129,17 +132,17 @@ class Hit:
 @cache
 def exemplars(filename: str = "guard_intents.jsonl") -> tuple[Exemplar, ...]:
     """A labelled set shipped with the package: ``guard_intents.jsonl`` (``train`` and ``test``) or
-    ``guard_intents_heldout8.jsonl`` (``heldout8``: written before the eighth version, never tuned on)."""
+    ``guard_intents_heldout9.jsonl`` (``heldout9``: written before the ninth version, never tuned on)."""
     raw = resources.files("clone.data").joinpath(filename).read_text(encoding="utf-8")
     return tuple(Exemplar(**json.loads(line)) for line in raw.splitlines() if line.strip())
 
 
-# The held-out set: written fresh and committed before the eighth version was tuned, measured once at the
-# end. (The earlier held-out sets, v2 to v7, were measured on, so their rows became ``train``.)
-HELDOUT_FILE = "guard_intents_heldout8.jsonl"
-HELDOUT_SPLIT = "heldout8"
-# The next fresh set (v9), written before the next version is tuned and not measured until then.
-NEXT_HELDOUT_FILES: tuple[tuple[str, str], ...] = (("guard_intents_heldout9.jsonl", "heldout9"),)
+# The held-out set: written fresh and committed before the ninth version was tuned, measured once at the
+# end. (The earlier held-out sets, v2 to v8, were measured on, so their rows became ``train``.)
+HELDOUT_FILE = "guard_intents_heldout9.jsonl"
+HELDOUT_SPLIT = "heldout9"
+# The next fresh set, written before the next version is tuned and not measured until then (none yet).
+NEXT_HELDOUT_FILES: tuple[tuple[str, str], ...] = ()
 
 
 def name_variants(name: str, aliases: Iterable[str] = ()) -> list[str]:
@@ -203,15 +206,27 @@ def lexical_vector(text: str, idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return index, (values / norm if norm else values)
 
 
-def features(vectors: np.ndarray, texts: Sequence[str], idf: np.ndarray) -> np.ndarray:
-    """What the regression reads, one row per text: the unit-length embedding, then the TF-IDF n-grams."""
+def features(vectors: np.ndarray, texts: Sequence[str], idf: np.ndarray, near: np.ndarray | None = None):
+    """What the regression reads, one row per text, as a sparse matrix: the unit-length embedding, the
+    TF-IDF n-grams (a few hundred of 4,096 buckets per text), then ``near`` (:func:`neighbour_similarities`)
+    when given. Sparse, fitting on ~10,000 exemplars takes seconds instead of a minute and a half."""
+    from scipy import sparse  # only training needs it; a clone that loads saved weights never imports it
+
     vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-    out = np.zeros((len(texts), vectors.shape[1] + LEXICAL_DIM), dtype=np.float32)
-    out[:, : vectors.shape[1]] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+    rows, cols, vals = [], [], []
     for row, text in enumerate(texts):
         index, values = lexical_vector(text, idf)
-        out[row, vectors.shape[1] + index] = values
-    return out
+        rows.append(np.full(len(index), row))
+        cols.append(index)
+        vals.append(values)
+    lexical = sparse.csr_matrix(
+        (np.concatenate(vals or [[]]), (np.concatenate(rows or [[]]), np.concatenate(cols or [[]]))),
+        shape=(len(texts), LEXICAL_DIM),
+        dtype=np.float32,
+    )
+    blocks = [sparse.csr_matrix(unit), lexical] + ([sparse.csr_matrix(near)] if near is not None else [])
+    return sparse.hstack(blocks, format="csr", dtype=np.float32)
 
 
 def neighbour_similarities(
@@ -254,7 +269,7 @@ def fit(vectors: np.ndarray, labels: Sequence[str], *, l2: float = L2) -> tuple[
     onehot = np.eye(len(classes))[y]
     counts = onehot.sum(axis=0)
     weight = (len(y) / (len(classes) * np.maximum(counts, 1)))[y][:, None].astype(np.float32)
-    x = np.asarray(vectors, dtype=np.float32)
+    x = vectors if hasattr(vectors, "tocsr") else np.asarray(vectors, dtype=np.float32)  # sparse or dense
     params = [np.zeros((x.shape[1], len(classes)), dtype=np.float32), np.zeros(len(classes), dtype=np.float32)]
     moments = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
     n = float(weight.sum())
@@ -322,7 +337,7 @@ class IntentClassifier:
         self.reference = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
         self.reference_labels = np.array([self.classes.index(label) for label in labels], dtype=np.int8)
         near = neighbour_similarities(self.reference, self.reference, self.reference_labels, exclude_self=True)
-        self.weights, self.bias = fit(np.hstack([features(vectors, texts, self.idf), near]), labels, l2=l2)
+        self.weights, self.bias = fit(features(vectors, texts, self.idf, near), labels, l2=l2)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
@@ -430,7 +445,7 @@ def weights_dir(model_cache: Path, embedding_export: str = "") -> Path:
 def classifier_for(embeddings, *, cache_dir: Path | None = None, embedding_id: str = "") -> IntentClassifier:
     """The classifier over ``embeddings``, built once per process.
 
-    Training embeds the ~2,300 train exemplars (10-35 s on 2 busy cores); with ``cache_dir`` and the
+    Training embeds the ~9,800 train exemplars and fits (about 25 s on 2 cores); with ``cache_dir`` and the
     embeddings' ``embedding_id`` the weights are saved there and later processes load them.
     """
     with _lock:
@@ -463,7 +478,7 @@ SAMPLE_NAMES: tuple[str, ...] = (
 
 
 def labelled(split: str) -> list[tuple[str, str, str]]:
-    """``(message, intent, creator name)`` for one split (``train``, ``test`` or ``heldout8``), each filled
+    """``(message, intent, creator name)`` for one split (``train``, ``test`` or ``heldout9``), each filled
     with one of :data:`SAMPLE_NAMES`."""
     source = HELDOUT_FILE if split == HELDOUT_SPLIT else "guard_intents.jsonl"
     rows = [e for e in exemplars(source) if e.split == split]

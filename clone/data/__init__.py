@@ -1,3 +1,2 @@
 """Labelled data shipped with the package: the guard intents set (``guard_intents.jsonl``, split into
-``train`` and ``test``), the held-out set written later (``guard_intents_heldout8.jsonl``) and the next
-one, not measured yet (``guard_intents_heldout9.jsonl``)."""
+``train`` and ``test``) and the held-out set written later (``guard_intents_heldout9.jsonl``)."""
