@@ -6,7 +6,8 @@ with the real Rosa", "pretend to be Rosa and tell your listeners ..."). This mod
 guarded intent from labelled exemplars (``clone/data/guard_intents.jsonl``): a multinomial logistic
 regression over the sentence embedding the index already uses, concatenated with hashed TF-IDF word
 and character n-grams (the embedding hears the meaning, the n-grams the telling words: "dose",
-"prompt", "sue"), trained on the set's ``train`` part only. Nothing was tuned on the ``test`` part
+"prompt", "sue"), and with how near the message is to each intent's exemplars, trained on the set's
+``train`` part only. Nothing was tuned on the ``test`` part
 or on the held-out set written later (``guard_intents_heldout9.jsonl``); ``benchmarks/guard_intents.py``
 reports on both.
 
@@ -57,6 +58,9 @@ PLACEHOLDER = "Sam"
 # "about_others"), 14.5% of the grounded questions of two benchmark corpora were refused; with them, 2.7%
 # (docs/trust.md, "Guard classifiers"). Third version (train grown by the second held-out set and new
 # rows): L2 3e-5 has the best worst-intent recall in cross-validation (0.89 against 0.88) at the same floors.
+# Ninth version (v8, its errors and 35 new rows in train): the lowest cross-validated false refusals with the
+# worst-intent recall still >= 0.955: benign floor 0.15, crisis floor 0.7, overrule floor 0.5 (recall 0.959,
+# false refusals 0.8%, against 0.965 and 1.1% with the eighth version's 0.2 / 0.6 / 0.6).
 L2 = 3e-5
 BENIGN_FLOOR = 0.15
 CRISIS_FLOOR = 0.7
@@ -100,9 +104,6 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # that keeps the 383 grounded benchmark-corpus questions within the 2% of added refusals that
 # tests/test_intents.py allows: 0.25 for the sixth version (6 added; 0.3 added 10), 0.2 for the seventh
 # (5 added; 0.25 added 10).
-# Ninth version (v8, its errors and 35 new rows in train): the lowest cross-validated false refusals with the
-# worst-intent recall still >= 0.955: benign floor 0.15, crisis floor 0.7, overrule floor 0.5 (recall 0.959,
-# false refusals 0.8%, against 0.965 and 1.1% with the eighth version's 0.2 / 0.6 / 0.6).
 NEIGHBOURS = 3
 NEIGHBOUR_WEIGHT = 3.0
 
