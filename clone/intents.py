@@ -142,8 +142,8 @@ def exemplars(filename: str = "guard_intents.jsonl") -> tuple[Exemplar, ...]:
 # end. (The earlier held-out sets, v2 to v8, were measured on, so their rows became ``train``.)
 HELDOUT_FILE = "guard_intents_heldout9.jsonl"
 HELDOUT_SPLIT = "heldout9"
-# The next fresh set, written before the next version is tuned and not measured until then (none yet).
-NEXT_HELDOUT_FILES: tuple[tuple[str, str], ...] = ()
+# The next fresh set, written before the next version is tuned and not measured until then (v10).
+NEXT_HELDOUT_FILES: tuple[tuple[str, str], ...] = (("guard_intents_heldout10.jsonl", "heldout10"),)
 
 
 def name_variants(name: str, aliases: Iterable[str] = ()) -> list[str]:
