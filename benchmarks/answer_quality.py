@@ -7,7 +7,8 @@
 Three public-domain corpora (benchmarks/corpora/answer_corpora.py): ``federalist`` (essays) and
 ``inaugural`` (speeches as timed transcripts), the calibration corpora: the extractive backend's
 thresholds were chosen on them, or they were looked at while tuning; and ``candle`` (Faraday's
-lectures as timed and plain transcripts), the report corpus: run for the final table, never tuned on.
+lectures as timed and plain transcripts), the report corpus: run for the final table, never tuned on
+(one keep-or-drop choice between two selections was made on it: docs/answer-quality.md).
 Each has grounded questions in fans' own words (key phrases, evidence documents) and off-topic ones.
 
 The anchor is what a plain LangChain app does: RecursiveCharacterTextSplitter(1000, 200) over the
@@ -62,14 +63,14 @@ LABELS = ROOT / "benchmarks" / "data" / "answer_relevance_labels.jsonl"
 RESULTS = ROOT / "benchmarks" / "results"
 LLM_VARIABLES = ("CLONE_OPENAI_BASE_URL", "CLONE_OPENAI_MODEL", "OPENAI_API_KEY")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]*[A-Z0-9])")
-# The extractive selection's settings swept by --calibrate; the first value of each is the default. (The
-# ratio, duplicate and dominance cuts, off by default, were swept before and lost key phrases: see
-# docs/answer-quality.md.)
+# The extractive selection's settings swept by --calibrate, each named after its default in
+# clone/backends/extractive.py (``max_picks`` -> ``MAX_PICKS``), which comes first. (The ratio, duplicate
+# and dominance cuts, off by default, were swept before and lost key phrases: see docs/answer-quality.md.)
 GRID = {
-    "max_picks": (3, 4, 2),
-    "max_chars": (500, 700, 350),
-    "context": (1, 4),
-    "w_rank": (0.04, 0.0),
+    "max_picks": (4, 3, 2),
+    "max_chars": (700, 500, 350),
+    "context": (4, 1),
+    "w_rank": (0.0, 0.04),
 }
 
 
@@ -276,7 +277,7 @@ def calibration_table(rows: dict[str, list[tuple[dict, dict]]]) -> str:
         "|---" * (len(GRID) + len(corpora)) + "|",
     ]
     for n, (cuts, _) in enumerate(rows[corpora[0]]):
-        mark = " (default)" if all(v == GRID[k][0] for k, v in cuts.items()) else ""
+        mark = " (default)" if all(v == getattr(extractive, k.upper()) for k, v in cuts.items()) else ""
         cells = []
         for c in corpora:
             r = rows[c][n][1]

@@ -14,7 +14,8 @@ YouTube transcript JSON, one cue per sentence, timed at a speaking rate of 2.5 w
 times are synthetic; the words are the speeches'). No file has a URL, so citations must carry the
 moment themselves.
 
-``candle`` -- the **report** corpus, never used to tune anything: Michael Faraday's six Christmas
+``candle`` -- the **report** corpus, never tuned on (one keep-or-drop choice was made on it, see
+docs/answer-quality.md): Michael Faraday's six Christmas
 lectures *The Chemical History of a Candle* (Royal Institution, 1860-61) and his *Lecture on Platinum*
 (22 February 1861), as edited by William Crookes (Chatto & Windus, 1908; public domain: Faraday died
 in 1867, Crookes in 1919). Text from Project Gutenberg eBook #14474, via the GITenberg snapshot
