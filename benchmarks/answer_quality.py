@@ -20,13 +20,14 @@ When an OpenAI-compatible server is configured (``CLONE_OPENAI_BASE_URL``, e.g. 
 llama.cpp, and ``CLONE_OPENAI_MODEL``), the same table is printed again for the LLM path
 (``--llm`` forces it, ``--no-llm`` skips it).
 
-Rows: key phrase (the reply contains one of the question's key phrases, grounded questions),
-cited-source hit (the evidence document is among the reply's sources), retriever hit@1 / hit@4
-(the evidence document is the first / among the first four passages the retriever returns),
-off-topic declined, grounded wrongly declined, median reply words (grounded questions, citation
-markers removed). Relevance: the share of reply sentences judged relevant to the question, over the
-hand-labelled sentences in benchmarks/data/answer_relevance_labels.jsonl (sentences not labelled
-are counted apart, so a changed reply cannot pass on old labels).
+Rows: key phrase (the reply contains one of the question's key phrases, grounded questions), key phrase in its
+passages (one is anywhere in the passages the reply quotes from: the most any selection of their sentences
+could say; for plain LangChain, whose reply is its passages, the same), cited-source hit (the evidence
+document is among the reply's sources), retriever hit@1 / hit@4 (the evidence document is the first / among
+the first four passages the retriever returns), off-topic declined, grounded wrongly declined, median reply
+words (grounded questions, citation markers removed). Relevance: the share of reply sentences judged relevant
+to the question, over the hand-labelled sentences in benchmarks/data/answer_relevance_labels.jsonl (sentences
+not labelled are counted apart, so a changed reply cannot pass on old labels).
 
 ``--calibrate`` answers each calibration corpus (and only those: the report corpus stays untouched) once
 per combination of the extractive selection's settings (``GRID``: ``MAX_PICKS``, ``MAX_CHARS``,
@@ -85,6 +86,7 @@ class Answer:
     sources: list[dict]
     declined: bool
     retrieved: list[str] = field(default_factory=list)  # documents of the retriever's top 4, best first
+    passages: str = ""  # the text of every passage the reply could quote from (its ceiling)
 
 
 def _norm(text: str) -> str:
@@ -118,6 +120,7 @@ def langchain_answers(content: Path, questions, settings) -> list[Answer]:
                 [{"path": s, "start": None} for s in sources],
                 False,
                 [d.metadata["source"] for d in hits],
+                "\n\n".join(d.page_content for d in hits),
             )
         )
     return out
@@ -142,6 +145,7 @@ def project_answers(content: Path, questions, settings, clone: Clone | None = No
                 [{"path": s.path, "start": s.start} for s in reply.sources],
                 reply.abstained,
                 retrieved,
+                "" if reply.abstained else "\n\n".join(p.text for p in clone.retrieve(q.question)),
             )
         )
     return out
@@ -166,9 +170,9 @@ def measure(questions, answers: list[Answer], labels: dict[tuple[str, str], bool
             else:
                 judged.append(label)
     return {
-        "key phrase": _rate(
-            [not a.declined and any(k.lower() in a.reply.lower() for k in q.answer_keywords) for q, a in grounded]
-        ),
+        "key phrase": _rate([not a.declined and _has_key(q, a.reply) for q, a in grounded]),
+        # The most any selection from the same passages could say: the key phrase anywhere in them.
+        "key phrase in its passages": _rate([not a.declined and _has_key(q, a.passages) for q, a in grounded]),
         "cited-source hit": _rate([any(s["path"] == q.evidence_doc for s in a.sources) for q, a in grounded]),
         "retriever hit@1": _rate([a.retrieved[:1] == [q.evidence_doc] for q, a in grounded]),
         "retriever hit@4": _rate([q.evidence_doc in a.retrieved[:4] for q, a in grounded]),
@@ -181,6 +185,10 @@ def measure(questions, answers: list[Answer], labels: dict[tuple[str, str], bool
         "sentences labelled": f"{len(judged)}/{len(judged) + unlabelled}",
         "timed sources with start": _timed_with_start(answers),
     }
+
+
+def _has_key(question, text: str) -> bool:
+    return any(k.lower() in text.lower() for k in question.answer_keywords)
 
 
 def _timed_with_start(answers: list[Answer]) -> str:
