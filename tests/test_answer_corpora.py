@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
-from benchmarks.corpora.answer_corpora import CORPORA, QUESTIONS, ROLE, document_names, write_corpus
+from benchmarks.corpora.answer_corpora import CORPORA, QUESTIONS, ROLE, _records, document_names, write_corpus
 
 
 def _questions(name: str) -> list[dict]:
@@ -57,3 +58,21 @@ def test_a_key_phrase_missing_from_its_document_is_caught(tmp_path: Path):
     texts = {doc: _text(path).lower() for doc, path in written.items()}
     assert "royal george" in texts["candle-lecture1-part1.srt"]
     assert "royal george" not in texts["platinum-lecture-part4.json"]
+
+
+def test_the_guide_arrives_as_a_creators_posts_and_episodes(tmp_path: Path):
+    """Each post of the report corpus is named from its title and says it where its format can: Markdown front
+    matter (quoted, so YAML reads a colon in it), the plain text's first line; the timed files hold the words."""
+    records = _records("listening")
+    written = write_corpus("listening", tmp_path)
+    assert len({p.name for p in written}) == len(written)
+    assert {p.suffix for p in written} == {".md", ".txt", ".srt", ".vtt", ".json"}
+    for record, path in zip(records, written, strict=True):
+        raw = path.read_text(encoding="utf-8")
+        if path.suffix == ".md":
+            front = raw.split("---\n")[1]
+            assert yaml.safe_load(front) == {"title": record["title"]}
+        elif path.suffix == ".txt":
+            assert raw.splitlines()[0] == record["title"]
+        last = record["paragraphs"][-1].split()[-1]
+        assert last in _text(path), path.name

@@ -1,4 +1,4 @@
-"""Three public-domain corpora of different genres for measuring answers (benchmarks/answer_quality.py).
+"""Four public-domain corpora of different genres for measuring answers (benchmarks/answer_quality.py).
 
 ``federalist`` -- a **calibration** corpus: 30 of *The Federalist* essays (Hamilton, Madison, Jay,
 1787-88; public domain). The text comes from the Mosteller & Wallace reconstruction
@@ -14,8 +14,8 @@ YouTube transcript JSON, one cue per sentence, timed at a speaking rate of 2.5 w
 times are synthetic; the words are the speeches'). No file has a URL, so citations must carry the
 moment themselves.
 
-``candle`` -- the **report** corpus, never tuned on (one keep-or-drop choice was made on it, see
-docs/answer-quality.md): Michael Faraday's six Christmas
+``candle`` -- a **calibration** corpus: it was the report corpus until one keep-or-drop choice was made
+on it (docs/answer-quality.md). Michael Faraday's six Christmas
 lectures *The Chemical History of a Candle* (Royal Institution, 1860-61) and his *Lecture on Platinum*
 (22 February 1861), as edited by William Crookes (Chatto & Windus, 1908; public domain: Faraday died
 in 1867, Crookes in 1919). Text from Project Gutenberg eBook #14474, via the GITenberg snapshot
@@ -28,7 +28,22 @@ Each lecture is cut at paragraph boundaries into four parts of about equal lengt
 transcript JSON (timed as above), a Markdown transcript with a title and a plain-text transcript with
 a time stamp before each paragraph.
 
-    python benchmarks/corpora/answer_corpora.py federalist|inaugural|candle [TARGET_DIR]"""
+``listening`` -- the **report** corpus, never tuned on and never run: a how-to guide, Henry Edward
+Krehbiel's *How to Listen to Music: Hints and Suggestions to Untaught Lovers of the Art* (Charles
+Scribner's Sons, 7th edition, 1897; first published 1896; public domain: Krehbiel died in 1923). Text
+from Project Gutenberg eBook #17474, via the GITenberg snapshot
+github.com/GITenberg/How-to-Listen-to-Music-7th-ed.Hints-and-Suggestions-to-Untaught-Lovers-of-the-Art_17474
+(``17474.txt``; "Public domain in the USA"): chapters III-VIII (of nine) with the Gutenberg header and
+licence, the title page, dedication, author's note, contents, sidenotes, the music examples and their
+captions, the one table (the orchestras' strengths), the footnotes and their markers, the plates and the
+index dropped; italics underscores removed, ``--`` turned into dashes and the transcriber's ``[Greek: …]``
+left as its transliteration. Each chapter is cut where a sidenote starts a section into four to six parts
+of about equal length (30 documents of 1,257-1,654 words), each titled the way a creator titles a post or
+an episode, and written as a creator's files arrive: in turn a Markdown post with a ``title:`` front
+matter, a plain-text post (the title on its first line), SubRip, WebVTT and YouTube transcript JSON
+(timed as above), each named from its title (``does-music-have-a-meaning-what-composers-say.md``).
+
+    python benchmarks/corpora/answer_corpora.py federalist|inaugural|candle|listening [TARGET_DIR]"""
 
 from __future__ import annotations
 
@@ -44,16 +59,19 @@ CORPORA = {
     "federalist": DATA / "federalist-essays.jsonl",
     "inaugural": DATA / "inaugural-addresses.jsonl",
     "candle": DATA / "candle-lectures.jsonl",
+    "listening": DATA / "listening-guide.jsonl",
 }
 QUESTIONS = {
     "federalist": DATA / "federalist_questions.jsonl",
     "inaugural": DATA / "inaugural_questions.jsonl",
     "candle": DATA / "candle_questions.jsonl",
+    "listening": DATA / "listening_questions.jsonl",
 }
-ROLE = {"federalist": "calibration", "inaugural": "calibration", "candle": "report"}
+ROLE = {"federalist": "calibration", "inaugural": "calibration", "candle": "calibration", "listening": "report"}
 WORDS_PER_SECOND = 2.5
 _FORMATS = ("srt", "vtt", "json")
 _LECTURE_FORMATS = ("srt", "vtt", "json", "md", "txt")
+_POST_FORMATS = ("md", "txt", "srt", "vtt", "json")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'A-Z0-9])")
 
 
@@ -77,8 +95,17 @@ def candle_name(index: int, lecture: int | str, part: int) -> str:
     return f"{stem}-part{part}.{_LECTURE_FORMATS[index % len(_LECTURE_FORMATS)]}"
 
 
+def listening_name(index: int, title: str) -> str:
+    """The file a post of the guide is written to: named from its title, its format turning with its position
+    (md, txt, srt, vtt, json)."""
+    stem = re.sub(r"[^a-z0-9]+", "-", title.lower().replace("'", "")).strip("-")
+    return f"{stem}.{_POST_FORMATS[index % len(_POST_FORMATS)]}"
+
+
 def document_names(name: str) -> list[str]:
     """Every document the corpus ``name`` writes, in order."""
+    if name == "listening":
+        return [listening_name(i, r["title"]) for i, r in enumerate(_records(name))]
     if name == "federalist":
         return [federalist_name(r["number"]) for r in _records(name)]
     if name == "candle":
@@ -128,12 +155,26 @@ def _lecture_text(fmt: str, record: dict) -> str:
     return _timed(fmt, _cues(record["paragraphs"]))
 
 
+def _post_text(fmt: str, record: dict) -> str:
+    """A post of the guide as a Markdown post with its title in the front matter, a plain-text post with the
+    title on its first line, or timed cues (a podcast episode's transcript)."""
+    body = "\n\n".join(record["paragraphs"]) + "\n"
+    if fmt == "md":  # the title quoted: YAML would misread the colon in "Brass and drums: horn, ..."
+        return f"---\ntitle: {json.dumps(record['title'], ensure_ascii=False)}\n---\n\n" + body
+    if fmt == "txt":
+        return record["title"] + "\n\n" + body
+    return _timed(fmt, _cues(record["paragraphs"]))
+
+
 def write_corpus(name: str, target: Path) -> list[Path]:
     """Write corpus ``name`` into ``target``; returns the files written."""
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for i, r in enumerate(_records(name)):
-        if name == "candle":
+        if name == "listening":
+            path = target / listening_name(i, r["title"])
+            path.write_text(_post_text(path.suffix[1:], r), encoding="utf-8")
+        elif name == "candle":
             path = target / candle_name(i, r["lecture"], r["part"])
             path.write_text(_lecture_text(path.suffix[1:], r), encoding="utf-8")
         elif name == "federalist":
