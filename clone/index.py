@@ -28,6 +28,7 @@ import os
 import shutil
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ from clone.embeddings import embedding_id, get_embeddings
 from clone.errors import ContentError, IndexNotBuiltError
 from clone.files import write_atomic
 from clone.ingest import SkippedFile, SourceFile, scan_folder, split_documents
-from clone.tokens import tokenize
+from clone.tokens import rare_words, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ EMBED_BATCH = 64
 RRF_K = 10
 DENSE_WEIGHT = 1.0
 BM25_WEIGHT = 0.25
+# A question that names a word rare in English found in at most this many chunks is answered from them even
+# below the relevance floor (KnowledgeBase.naming_rare_words).
+RARE_WORD_CHUNKS = 3
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 256
@@ -147,9 +151,10 @@ class KnowledgeBase:
         # Okapi idf is zero for a word in half the chunks, so in a small collection a rare name could
         # score nothing). bm25s keeps the scores in a sparse matrix: a few ms per query at 100k chunks.
         self.bm25 = bm25s.BM25(method="lucene")
-        self.bm25.index(
-            [tokenize(f"{c['metadata'].get('title', '')}\n{c['text']}") for c in chunks], show_progress=False
-        )
+        words = [tokenize(f"{c['metadata'].get('title', '')}\n{c['text']}") for c in chunks]
+        self.bm25.index(words, show_progress=False)
+        # How many chunks hold each word: a rare word in few chunks marks what a question is about.
+        self.chunks_with: Counter[str] = Counter(w for chunk in words for w in set(chunk))
 
     @property
     def size(self) -> int:
@@ -174,6 +179,17 @@ class KnowledgeBase:
             return []
         ids, scores = self.bm25.retrieve([tokens], k=min(n, self.size), show_progress=False)
         return [int(i) for i, score in zip(ids[0], scores[0], strict=True) if score > 0]
+
+    def naming_rare_words(self, query: str, passages: list[Passage]) -> list[Passage]:
+        """The passages holding a word of ``query`` rare in English and here (in at most RARE_WORD_CHUNKS chunks).
+
+        "What is Bebung?" is short, so its cosine to any passage is low, but a passage that says "Bebung"
+        is about what the fan asked; an off-topic question seldom names a rare word the creator used.
+        """
+        wanted = {w for w in rare_words(query) if 0 < self.chunks_with[w] <= RARE_WORD_CHUNKS}
+        if not wanted:
+            return []
+        return [p for p in passages if wanted & set(tokenize(f"{p.title}\n{p.text}"))]
 
     def search(self, query: str, k: int = 4, *, mode: str = "hybrid") -> list[Passage]:
         """The ``k`` best passages, best first; each scored by its cosine similarity to the query.

