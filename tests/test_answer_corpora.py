@@ -29,6 +29,7 @@ def test_every_corpus_has_questions_and_a_role():
     assert set(CORPORA) == set(QUESTIONS) == set(ROLE)
     assert set(ROLE.values()) == {"calibration", "report"}
     assert list(ROLE.values()).count("report") == 1  # one corpus stays untouched for the final table
+    assert ROLE["sierra"] == "report" and ROLE["listening"] == "calibration"  # listening was run once
 
 
 @pytest.mark.parametrize("name", sorted(CORPORA))
@@ -60,11 +61,13 @@ def test_a_key_phrase_missing_from_its_document_is_caught(tmp_path: Path):
     assert "royal george" not in texts["platinum-lecture-part4.json"]
 
 
-def test_the_guide_arrives_as_a_creators_posts_and_episodes(tmp_path: Path):
-    """Each post of the report corpus is named from its title and says it where its format can: Markdown front
-    matter (quoted, so YAML reads a colon in it), the plain text's first line; the timed files hold the words."""
-    records = _records("listening")
-    written = write_corpus("listening", tmp_path)
+@pytest.mark.parametrize("name", ["listening", "sierra"])
+def test_posts_arrive_as_a_creators_posts_and_episodes(name: str, tmp_path: Path):
+    """Each post of the guide and of the diary is named from its title and says it where its format can:
+    Markdown front matter (quoted, so YAML reads a colon in it), the plain text's first line; the timed files
+    hold the words."""
+    records = _records(name)
+    written = write_corpus(name, tmp_path)
     assert len({p.name for p in written}) == len(written)
     assert {p.suffix for p in written} == {".md", ".txt", ".srt", ".vtt", ".json"}
     for record, path in zip(records, written, strict=True):

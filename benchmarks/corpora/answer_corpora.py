@@ -1,4 +1,4 @@
-"""Four public-domain corpora of different genres for measuring answers (benchmarks/answer_quality.py).
+"""Five public-domain corpora of different genres for measuring answers (benchmarks/answer_quality.py).
 
 ``federalist`` -- a **calibration** corpus: 30 of *The Federalist* essays (Hamilton, Madison, Jay,
 1787-88; public domain). The text comes from the Mosteller & Wallace reconstruction
@@ -28,7 +28,8 @@ Each lecture is cut at paragraph boundaries into four parts of about equal lengt
 transcript JSON (timed as above), a Markdown transcript with a title and a plain-text transcript with
 a time stamp before each paragraph.
 
-``listening`` -- the **report** corpus, never tuned on and never run: a how-to guide, Henry Edward
+``listening`` -- a **calibration** corpus: it was the report corpus until the shipped version was
+measured on it once. A how-to guide, Henry Edward
 Krehbiel's *How to Listen to Music: Hints and Suggestions to Untaught Lovers of the Art* (Charles
 Scribner's Sons, 7th edition, 1897; first published 1896; public domain: Krehbiel died in 1923). Text
 from Project Gutenberg eBook #17474, via the GITenberg snapshot
@@ -43,7 +44,19 @@ an episode, and written as a creator's files arrive: in turn a Markdown post wit
 matter, a plain-text post (the title on its first line), SubRip, WebVTT and YouTube transcript JSON
 (timed as above), each named from its title (``does-music-have-a-meaning-what-composers-say.md``).
 
-    python benchmarks/corpora/answer_corpora.py federalist|inaugural|candle|listening [TARGET_DIR]"""
+``sierra`` -- the **report** corpus, never tuned on and never run: a travel and nature diary, John Muir's
+*My First Summer in the Sierra* (Houghton Mifflin, 1911; the Sierra Edition text of 1917; public domain:
+published before 1929, Muir died in 1914). Text from Project Gutenberg eBook #32540, via the GITenberg
+snapshot github.com/GITenberg/My-First-Summer-in-the-Sierra_32540 (``32540-8.txt``, ISO-8859-1; "Public
+domain in the USA"): chapters I-VIII (of eleven; the diary of June 3 to August 14, 1869) with the
+Gutenberg header and licence, the title page, dedication, contents, list of illustrations, the
+illustrations' captions, the section rule and the index dropped; italics underscores removed and ``--``
+turned into dashes. Each chapter is cut at paragraph boundaries, at the start of a day's entry where one
+falls near the cut, into two to six parts of about equal length (31 documents of 827-1,783 words), each
+titled from its chapter and the days it covers ("The Yosemite: July 16-19"), and written as a creator's
+files arrive, in the same turn of formats as ``listening`` (``the-yosemite-july-15.txt``).
+
+    python benchmarks/corpora/answer_corpora.py federalist|inaugural|candle|listening|sierra [TARGET_DIR]"""
 
 from __future__ import annotations
 
@@ -60,14 +73,22 @@ CORPORA = {
     "inaugural": DATA / "inaugural-addresses.jsonl",
     "candle": DATA / "candle-lectures.jsonl",
     "listening": DATA / "listening-guide.jsonl",
+    "sierra": DATA / "sierra-diary.jsonl",
 }
 QUESTIONS = {
     "federalist": DATA / "federalist_questions.jsonl",
     "inaugural": DATA / "inaugural_questions.jsonl",
     "candle": DATA / "candle_questions.jsonl",
     "listening": DATA / "listening_questions.jsonl",
+    "sierra": DATA / "sierra_questions.jsonl",
 }
-ROLE = {"federalist": "calibration", "inaugural": "calibration", "candle": "calibration", "listening": "report"}
+ROLE = {
+    "federalist": "calibration",
+    "inaugural": "calibration",
+    "candle": "calibration",
+    "listening": "calibration",
+    "sierra": "report",
+}
 WORDS_PER_SECOND = 2.5
 _FORMATS = ("srt", "vtt", "json")
 _LECTURE_FORMATS = ("srt", "vtt", "json", "md", "txt")
@@ -96,15 +117,15 @@ def candle_name(index: int, lecture: int | str, part: int) -> str:
 
 
 def listening_name(index: int, title: str) -> str:
-    """The file a post of the guide is written to: named from its title, its format turning with its position
-    (md, txt, srt, vtt, json)."""
+    """The file a post of the guide (or an entry of the diary) is written to: named from its title, its format
+    turning with its position (md, txt, srt, vtt, json)."""
     stem = re.sub(r"[^a-z0-9]+", "-", title.lower().replace("'", "")).strip("-")
     return f"{stem}.{_POST_FORMATS[index % len(_POST_FORMATS)]}"
 
 
 def document_names(name: str) -> list[str]:
     """Every document the corpus ``name`` writes, in order."""
-    if name == "listening":
+    if name in ("listening", "sierra"):
         return [listening_name(i, r["title"]) for i, r in enumerate(_records(name))]
     if name == "federalist":
         return [federalist_name(r["number"]) for r in _records(name)]
@@ -156,8 +177,8 @@ def _lecture_text(fmt: str, record: dict) -> str:
 
 
 def _post_text(fmt: str, record: dict) -> str:
-    """A post of the guide as a Markdown post with its title in the front matter, a plain-text post with the
-    title on its first line, or timed cues (a podcast episode's transcript)."""
+    """A post of the guide or the diary as a Markdown post with its title in the front matter, a plain-text post
+    with the title on its first line, or timed cues (a podcast episode's transcript)."""
     body = "\n\n".join(record["paragraphs"]) + "\n"
     if fmt == "md":  # the title quoted: YAML would misread the colon in "Brass and drums: horn, ..."
         return f"---\ntitle: {json.dumps(record['title'], ensure_ascii=False)}\n---\n\n" + body
@@ -171,7 +192,7 @@ def write_corpus(name: str, target: Path) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for i, r in enumerate(_records(name)):
-        if name == "listening":
+        if name in ("listening", "sierra"):
             path = target / listening_name(i, r["title"])
             path.write_text(_post_text(path.suffix[1:], r), encoding="utf-8")
         elif name == "candle":
