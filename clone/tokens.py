@@ -81,11 +81,16 @@ def _everyday(word: str) -> bool:
 def rare_words(text: str) -> set[str]:
     """Content words of ``text`` rare in everyday English (names, terms of art), as :func:`tokenize` gives them.
 
-    "What is Bebung?" gives {"bebung"}; "What's the quickest way to learn Spanish?" gives nothing.
+    "What is Bebung?" gives {"bebung"}; "What's the quickest way to learn Spanish?" gives nothing. Only an
+    English question (one with an English function word) has any: in another language every word would
+    look rare.
     """
-    text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'")
+    words = _WORD.findall(unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'"))
+    if not any(w in STOPWORDS for w in words):
+        return set()
     out = set()
-    for word in re.findall(r"[a-z]+", text):
-        if len(word) >= 4 and word not in STOPWORDS and not _everyday(word):
+    for word in words:
+        base = word.split("'")[0]
+        if len(base) >= 4 and base not in STOPWORDS and not base.isdigit() and not _everyday(base):
             out.add(stem(word))
     return out
