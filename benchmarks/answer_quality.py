@@ -11,8 +11,8 @@ podcast transcripts), the calibration corpora: the extractive backend's threshol
 or they were looked at while tuning (``candle`` was the report corpus until one keep-or-drop choice
 between two selections was made on it, ``listening`` until the shipped version was measured on it once:
 docs/answer-quality.md); and ``sierra`` (a travel and nature diary, John Muir's *My First Summer in the
-Sierra*, as blog posts and podcast transcripts), the report corpus: for the final table, never tuned on,
-and not yet run.
+Sierra*, as blog posts and podcast transcripts), the report corpus: never tuned on, run once for the
+final table.
 Each has grounded questions in fans' own words (key phrases, evidence documents) and off-topic ones.
 
 The anchor is what a plain LangChain app does: RecursiveCharacterTextSplitter(1000, 200) over the
