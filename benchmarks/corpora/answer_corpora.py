@@ -44,7 +44,8 @@ an episode, and written as a creator's files arrive: in turn a Markdown post wit
 matter, a plain-text post (the title on its first line), SubRip, WebVTT and YouTube transcript JSON
 (timed as above), each named from its title (``does-music-have-a-meaning-what-composers-say.md``).
 
-``sierra`` -- the **report** corpus, never tuned on, run once for the final table: a travel and nature diary, John Muir's
+``sierra`` -- the **report** corpus, never tuned on, run once for the final table: a travel and nature
+diary, John Muir's
 *My First Summer in the Sierra* (Houghton Mifflin, 1911; the Sierra Edition text of 1917; public domain:
 published before 1929, Muir died in 1914). Text from Project Gutenberg eBook #32540, via the GITenberg
 snapshot github.com/GITenberg/My-First-Summer-in-the-Sierra_32540 (``32540-8.txt``, ISO-8859-1; "Public
