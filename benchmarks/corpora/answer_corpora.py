@@ -45,17 +45,17 @@ matter, a plain-text post (the title on its first line), SubRip, WebVTT and YouT
 (timed as above), each named from its title (``does-music-have-a-meaning-what-composers-say.md``).
 
 ``sierra`` -- the **report** corpus, never tuned on, run once for the final table: a travel and nature
-diary, John Muir's
-*My First Summer in the Sierra* (Houghton Mifflin, 1911; the Sierra Edition text of 1917; public domain:
-published before 1929, Muir died in 1914). Text from Project Gutenberg eBook #32540, via the GITenberg
-snapshot github.com/GITenberg/My-First-Summer-in-the-Sierra_32540 (``32540-8.txt``, ISO-8859-1; "Public
-domain in the USA"): chapters I-VIII (of eleven; the diary of June 3 to August 14, 1869) with the
-Gutenberg header and licence, the title page, dedication, contents, list of illustrations, the
-illustrations' captions, the section rule and the index dropped; italics underscores removed and ``--``
-turned into dashes. Each chapter is cut at paragraph boundaries, at the start of a day's entry where one
-falls near the cut, into two to six parts of about equal length (31 documents of 827-1,783 words), each
-titled from its chapter and the days it covers ("The Yosemite: July 16-19"), and written as a creator's
-files arrive, in the same turn of formats as ``listening`` (``the-yosemite-july-15.txt``).
+diary, John Muir's *My First Summer in the Sierra* (Houghton Mifflin, 1911; the Sierra Edition text of
+1917; public domain: published before 1929, Muir died in 1914). Text from Project Gutenberg eBook
+#32540, via the GITenberg snapshot github.com/GITenberg/My-First-Summer-in-the-Sierra_32540
+(``32540-8.txt``, ISO-8859-1; "Public domain in the USA"): chapters I-VIII (of eleven; the diary of June
+3 to August 14, 1869) with the Gutenberg header and licence, the title page, dedication, contents, list
+of illustrations, the illustrations' captions, the section rule and the index dropped; italics
+underscores removed and ``--`` turned into dashes. Each chapter is cut at paragraph boundaries, at the
+start of a day's entry where one falls near the cut, into two to six parts of about equal length (31
+documents of 827-1,783 words), each titled from its chapter and the days it covers ("The Yosemite: July
+16-19"), and written as a creator's files arrive, in the same turn of formats as ``listening`` (``the-
+yosemite-july-15.txt``).
 
     python benchmarks/corpora/answer_corpora.py federalist|inaugural|candle|listening|sierra [TARGET_DIR]"""
 
