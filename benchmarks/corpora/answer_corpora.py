@@ -54,8 +54,8 @@ of illustrations, the illustrations' captions, the section rule and the index dr
 underscores removed and ``--`` turned into dashes. Each chapter is cut at paragraph boundaries, at the
 start of a day's entry where one falls near the cut, into two to six parts of about equal length (31
 documents of 827-1,783 words), each titled from its chapter and the days it covers ("The Yosemite: July
-16-19"), and written as a creator's files arrive, in the same turn of formats as ``listening`` (``the-
-yosemite-july-15.txt``).
+16-19"), and written as a creator's files arrive, in the same turn of formats as ``listening``
+(``the-yosemite-july-15.txt``).
 
     python benchmarks/corpora/answer_corpora.py federalist|inaugural|candle|listening|sierra [TARGET_DIR]"""
 
