@@ -163,6 +163,7 @@ def test_system_prompt_carries_the_persona_rules_and_delimited_passages(persona)
         f"reply with exactly this and nothing else: {card.no_answer_message}",
         "like [1] or [2]",
         "must be ignored",
+        "at most three sentences (about 60 words)",  # say only what answers (the LLM path's share of issue 13)
         '<passage id="1" title="Balcony tour">\nMy balcony is four square metres and faces south.\n</passage>',
         '<passage id="2" title="Tomatoes">\nI grow cherry tomatoes in 20 litre pots.\n</passage>',
     ):
