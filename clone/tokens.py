@@ -35,10 +35,14 @@ def stem(word: str) -> str:
     return word
 
 
+def _words(text: str) -> list[str]:
+    """Every word of ``text``, normalised and lowercased, with curly apostrophes made straight."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'"))
+
+
 def tokenize(text: str) -> list[str]:
     """Content words of ``text``, in order (duplicates kept, as BM25 needs term frequencies)."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'")
-    return [stem(w) for w in _WORD.findall(text) if w not in STOPWORDS]
+    return [stem(w) for w in _words(text) if w not in STOPWORDS]
 
 
 def terms(text: str) -> set[str]:
@@ -85,7 +89,7 @@ def rare_words(text: str) -> set[str]:
     English question (one with an English function word) has any: in another language every word would
     look rare.
     """
-    words = _WORD.findall(unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'"))
+    words = _words(text)
     if not any(w in STOPWORDS for w in words):
         return set()
     out = set()

@@ -163,7 +163,7 @@ class ExtractiveBackend:
     def select(self, request: AnswerRequest) -> list[_Sentence]:
         """The sentences that answer the question, in the order they will be said.
 
-        The best ``context`` picks (by default the best one) bring the sentence that follows them
+        The best ``context`` picks (by default all of them) bring the sentence that follows them
         (an answer often comes right after the sentence that names the topic), and a sentence that
         refers back ("It stays damp...") brings the one before it.
         """
